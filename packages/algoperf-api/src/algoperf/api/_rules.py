@@ -1,0 +1,124 @@
+"""Rule versions of the benchmark as data: each competition round is one `RuleVersion`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from algoperf.api._errors import UnknownNameError, did_you_mean
+
+
+class HardwareSpec(BaseModel):
+    """The hardware a rule version scores on; runs on other hardware are not comparable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    device_kind: str
+    """Accelerator model, e.g. 'NVIDIA V100 16GB'."""
+    device_count: int = Field(ge=1)
+    """Number of accelerators in one trial's machine."""
+
+
+class RuleVersion(BaseModel):
+    """Every rule that differs between competition rounds.
+
+    Per-workload budgets and step hints are keyed by `name` in the workload registry.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    name: str
+    """Version label, e.g. 'v0.5'."""
+    base_workloads: tuple[str, ...]
+    """The workloads whose times make up the performance profile."""
+    held_out_workloads: tuple[str, ...]
+    """Variants that must be trained within the rules for their base workload to count."""
+    num_studies: int = Field(ge=1)
+    """Independent studies per workload (both rulesets); the median over studies is scored."""
+    num_trials: int = Field(ge=1)
+    """External-tuning trials (hyperparameter points) per study."""
+    self_tuning_budget_factor: float = Field(gt=0)
+    """Self-tuning submissions get this multiple of the workload's max runtime."""
+    max_tau: float = Field(gt=1)
+    """Largest performance ratio of the profile; ratios above it count as failures."""
+    max_ratio_to_fastest: float = Field(gt=1)
+    """A time more than this multiple of the fastest submission's time counts as infinite."""
+    qualification_workloads: tuple[str, ...]
+    """The cheap subset used to qualify submissions."""
+    has_prepare_for_eval: bool
+    """Whether the optional `prepare_for_eval` submission function is called (timed)."""
+    hardware: HardwareSpec
+    """The benchmark hardware; the harness records the hardware it actually ran on."""
+
+
+_BASE_WORKLOADS = (
+    "criteo1tb",
+    "fastmri",
+    "imagenet_resnet",
+    "imagenet_vit",
+    "librispeech_conformer",
+    "librispeech_deepspeech",
+    "ogbg",
+    "wmt",
+)
+_V100X8 = HardwareSpec(device_kind="NVIDIA V100 16GB", device_count=8)
+_QUALIFICATION = ("criteo1tb", "ogbg", "wmt")
+
+RULES_V05 = RuleVersion(
+    name="v0.5",
+    base_workloads=_BASE_WORKLOADS,
+    # Sampled once per dataset group by the organisers (seed 3438810845); published list.
+    held_out_workloads=(
+        "librispeech_conformer_layernorm",
+        "imagenet_resnet_large_bn_init",
+        "ogbg_model_size",
+        "wmt_glu_tanh",
+        "fastmri_tanh",
+        "criteo1tb_embed_init",
+    ),
+    num_studies=5,
+    num_trials=5,
+    self_tuning_budget_factor=3.0,
+    max_tau=4.0,
+    max_ratio_to_fastest=4.0,
+    qualification_workloads=_QUALIFICATION,
+    has_prepare_for_eval=False,
+    hardware=_V100X8,
+)
+
+RULES_V06 = RuleVersion(
+    name="v0.6",
+    base_workloads=_BASE_WORKLOADS,
+    held_out_workloads=(),
+    num_studies=3,
+    num_trials=5,
+    self_tuning_budget_factor=1.5,
+    max_tau=4.0,
+    max_ratio_to_fastest=4.0,
+    qualification_workloads=_QUALIFICATION,
+    has_prepare_for_eval=True,
+    hardware=_V100X8,
+)
+
+RULE_VERSIONS: Mapping[str, RuleVersion] = MappingProxyType(
+    {r.name: r for r in (RULES_V05, RULES_V06)}
+)
+DEFAULT_RULES = RULES_V05
+
+
+def get_rules(version: str | RuleVersion | None = None) -> RuleVersion:
+    """The rule version named `version` ('v0.5', 'v0.6'); None gives the default (v0.5)."""
+    if version is None:
+        return DEFAULT_RULES
+    if isinstance(version, RuleVersion):
+        return version
+    try:
+        return RULE_VERSIONS[version]
+    except KeyError:
+        known = ", ".join(RULE_VERSIONS)
+        raise UnknownNameError(
+            f"unknown rule version {version!r}{did_you_mean(version, RULE_VERSIONS)}; "
+            f"known versions: {known}"
+        ) from None

@@ -1,0 +1,1 @@
+"""AlgoPerf baseline submissions in JAX and PyTorch, with their search spaces."""

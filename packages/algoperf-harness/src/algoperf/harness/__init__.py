@@ -1,0 +1,1 @@
+"""The AlgoPerf harness: timed trials, tuning, studies, checkpoints, sweeps and the CLI."""

@@ -1,0 +1,1 @@
+"""AlgoPerf scoring: trial records to time-to-target, performance profiles and scores."""
