@@ -19,7 +19,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from algoperf.api._enums import Framework, Ruleset
-from algoperf.api._errors import RecordError, validation_problems
+from algoperf.api._errors import RecordError, UnknownNameError, validation_problems
 from algoperf.api._hyperparameters import Hyperparameters, HyperparameterValue
 from algoperf.api._registry import get_workload_spec
 from algoperf.api._rules import get_rules
@@ -80,13 +80,19 @@ class TrialSpec(BaseModel):
     @field_validator("workload")
     @classmethod
     def _known_workload(cls, name: str) -> str:
-        get_workload_spec(name)
+        try:
+            get_workload_spec(name)
+        except UnknownNameError as e:
+            raise ValueError(str(e)) from None  # pydantic reports ValueErrors per field
         return name
 
     @field_validator("rules_version")
     @classmethod
     def _known_rules(cls, name: str) -> str:
-        get_rules(name)
+        try:
+            get_rules(name)
+        except UnknownNameError as e:
+            raise ValueError(str(e)) from None
         return name
 
     @model_validator(mode="after")

@@ -1,0 +1,51 @@
+import pytest
+from pydantic import ValidationError
+
+from algoperf import api
+
+
+def test_v05_is_the_competition():
+    r = api.get_rules("v0.5")
+    assert r is api.RULES_V05 is api.DEFAULT_RULES is api.get_rules()
+    assert (r.num_studies, r.num_trials) == (5, 5)
+    assert r.self_tuning_budget_factor == 3.0
+    assert len(r.held_out_workloads) == 6
+    assert r.max_tau == 4.0
+    assert r.max_ratio_to_fastest == 4.0
+    assert not r.has_prepare_for_eval
+    assert r.hardware == api.HardwareSpec(device_kind="NVIDIA V100 16GB", device_count=8)
+
+
+def test_v06_changes():
+    r = api.get_rules("v0.6")
+    assert (r.num_studies, r.num_trials) == (3, 5)
+    assert r.self_tuning_budget_factor == 1.5
+    assert r.held_out_workloads == ()
+    assert r.has_prepare_for_eval
+    assert r.base_workloads == api.RULES_V05.base_workloads
+
+
+def test_rule_versions_are_immutable_and_strict():
+    with pytest.raises(ValidationError):
+        api.RULES_V05.num_studies = 3  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra"):
+        api.RuleVersion.model_validate(api.RULES_V05.model_dump() | {"typo": 1})
+
+
+def test_a_rule_version_round_trips_through_json():
+    for rules in api.RULE_VERSIONS.values():
+        assert api.RuleVersion.model_validate_json(rules.model_dump_json()) == rules
+
+
+def test_unknown_version():
+    with pytest.raises(api.UnknownNameError, match=r"'v05'.*did you mean 'v0.5'.*v0.5, v0.6"):
+        api.get_rules("v05")
+
+
+def test_every_named_workload_is_registered():
+    for rules in api.RULE_VERSIONS.values():
+        names = rules.base_workloads + rules.held_out_workloads + rules.qualification_workloads
+        for name in names:
+            api.get_workload_spec(name)
+        for name in rules.base_workloads:
+            assert api.get_workload_spec(name).kind is api.WorkloadKind.BASE
