@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -80,20 +81,12 @@ class TrialSpec(BaseModel):
     @field_validator("workload")
     @classmethod
     def _known_workload(cls, name: str) -> str:
-        try:
-            get_workload_spec(name)
-        except UnknownNameError as e:
-            raise ValueError(str(e)) from None  # pydantic reports ValueErrors per field
-        return name
+        return _registered(get_workload_spec, name)
 
     @field_validator("rules_version")
     @classmethod
     def _known_rules(cls, name: str) -> str:
-        try:
-            get_rules(name)
-        except UnknownNameError as e:
-            raise ValueError(str(e)) from None
-        return name
+        return _registered(get_rules, name)
 
     @model_validator(mode="after")
     def _hyperparameters_match_ruleset(self) -> Self:
@@ -113,6 +106,15 @@ class TrialSpec(BaseModel):
         """A stable 16-hex-digit id of this spec (the same spec always gives the same id)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, allow_nan=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _registered(lookup: Callable[[str], object], name: str) -> str:
+    """`name` if `lookup` knows it; pydantic reports the ValueError under the field."""
+    try:
+        lookup(name)
+    except UnknownNameError as e:
+        raise ValueError(str(e)) from None
+    return name
 
 
 class EvalRecord(BaseModel):
