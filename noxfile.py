@@ -38,7 +38,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite against the locked environment."""
+    """The whole test suite against the locked environment (the test group has both frameworks)."""
     _sync(session, "--group", "test")
     session.run("pytest", *session.posargs)
 

@@ -65,6 +65,8 @@ TARGETS = {
     "wmt_glu_tanh": ("bleu", MAX, 29.5779, 29.0515, 128, 128, 146_116_608),
     "mnist": ("accuracy", MAX, 0.97, 0.97, 10_000, 1_024, 101_770),
     "cifar": ("accuracy", MAX, 0.85, 0.85, 1_024, 128, 11_173_962),
+    "digits_mlp": ("accuracy", MAX, 0.975, 0.98, 256, 128, 26_122),
+    "digits_cnn": ("accuracy", MAX, 0.98, 0.985, 256, 128, 38_282),
 }
 
 # base: ((v0.5 runtime, v0.5 step hint), (v0.6 runtime, v0.6 step hint), eval period)
@@ -79,6 +81,8 @@ BUDGETS = {
     "wmt": ((48_151, 133_333), (43_336, 120_000), 840),
     "mnist": ((60, 7_813), (60, 7_813), 10),
     "cifar": ((3_600, 4_883), (3_600, 4_883), 600),
+    "digits_mlp": ((60, 1_000), (60, 1_000), 2),
+    "digits_cnn": ((60, 1_000), (60, 1_000), 2),
 }
 
 # dataset: (train, validation, test, eval_train)
@@ -91,6 +95,7 @@ SPLITS = {
     "wmt": (5_906_184, 3_000, 3_003, 3_072),
     "mnist": (50_000, 10_000, 10_000, 10_000),
     "cifar10": (45_000, 5_000, 10_000, 5_120),
+    "digits": (1_297, 250, 250, 256),
 }
 
 LOSS = {
@@ -102,16 +107,22 @@ LOSS = {
     "wmt": LossType.SOFTMAX_CROSS_ENTROPY,
     "mnist": LossType.SOFTMAX_CROSS_ENTROPY,
     "cifar10": LossType.SOFTMAX_CROSS_ENTROPY,
+    "digits": LossType.SOFTMAX_CROSS_ENTROPY,
 }
 
 
 def test_registry_holds_exactly_the_reference_names():
     assert set(api.WORKLOADS) == set(TARGETS)
-    assert len(api.WORKLOADS) == 35
+    assert len(api.WORKLOADS) == 37
     assert len(api.workload_names(WorkloadKind.BASE)) == 8
     assert len(api.workload_names(WorkloadKind.VARIANT)) == 24
     assert api.workload_names(WorkloadKind.TEST) == ("criteo1tb_test",)
-    assert set(api.workload_names(WorkloadKind.DEV)) == {"mnist", "cifar"}
+    assert set(api.workload_names(WorkloadKind.DEV)) == {
+        "mnist",
+        "cifar",
+        "digits_mlp",
+        "digits_cnn",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

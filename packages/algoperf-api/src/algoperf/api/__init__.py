@@ -76,7 +76,14 @@ from algoperf.api._submission import (
     expected_signature,
     load_submission,
 )
-from algoperf.api._workload import LossOutput, TrainingCompleteError, Workload
+from algoperf.api._workload import (
+    Batch,
+    LossOutput,
+    MetricsLogger,
+    Split,
+    TrainingCompleteError,
+    Workload,
+)
 from algoperf.api._workload_spec import Budget, WorkloadKind, WorkloadSpec
 
 __version__ = _version("algoperf-api")
@@ -90,6 +97,7 @@ __all__ = (
     "TRIAL_FILE",
     "WORKLOADS",
     "AlgoPerfError",
+    "Batch",
     "Budget",
     "DataSelectionFn",
     "DiscreteParameter",
@@ -106,6 +114,7 @@ __all__ = (
     "LossOutput",
     "LossType",
     "MetricDirection",
+    "MetricsLogger",
     "ParameterType",
     "PrepareForEvalFn",
     "RangeParameter",
@@ -114,6 +123,7 @@ __all__ = (
     "Ruleset",
     "SearchSpace",
     "SearchSpaceError",
+    "Split",
     "Submission",
     "SubmissionError",
     "TrainingCompleteError",

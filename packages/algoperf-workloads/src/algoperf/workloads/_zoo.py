@@ -1,0 +1,107 @@
+"""The explicit table of implemented workloads and `get_workload`.
+
+Entries name a module and a class, importable and written out by hand (torchtitan's
+`_supported_models`), never paths searched by reflection. Modules are imported only when a
+workload is built, so importing this package imports no framework and a JAX-only or
+PyTorch-only install works.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from algoperf.api import (
+    AlgoPerfError,
+    Framework,
+    RuleVersion,
+    UnknownNameError,
+    Workload,
+    get_workload_spec,
+)
+
+
+class FrameworkNotInstalledError(AlgoPerfError, ImportError):
+    """A workload was requested in a framework whose packages are not installed."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """Where one framework's implementation of a workload lives."""
+
+    module: str
+    """Importable module, e.g. 'algoperf.workloads.digits.jax_workload'."""
+    cls: str
+    """Name of the `Workload` subclass in `module`."""
+
+
+_REQUIRED = MappingProxyType(
+    {Framework.JAX: ("jax", "flax", "optax"), Framework.PYTORCH: ("torch",)}
+)
+_DIGITS_JAX = Implementation("algoperf.workloads.digits.jax_workload", "DigitsWorkload")
+_DIGITS_TORCH = Implementation("algoperf.workloads.digits.torch_workload", "DigitsWorkload")
+
+IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
+    {
+        "digits_mlp": MappingProxyType(
+            {Framework.JAX: _DIGITS_JAX, Framework.PYTORCH: _DIGITS_TORCH}
+        ),
+        "digits_cnn": MappingProxyType(
+            {Framework.JAX: _DIGITS_JAX, Framework.PYTORCH: _DIGITS_TORCH}
+        ),
+    }
+)
+"""Workload name to its implementation per framework."""
+
+
+def implemented_workloads() -> tuple[str, ...]:
+    """Names of the workloads this package implements."""
+    return tuple(IMPLEMENTATIONS)
+
+
+def _check_installed(framework: Framework) -> None:
+    missing = [m for m in _REQUIRED[framework] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise FrameworkNotInstalledError(
+            f"{framework.value} workloads need {', '.join(missing)}, which is not installed; "
+            f"install it with: pip install 'algoperf-workloads[{framework.value}]'"
+        )
+
+
+def get_workload(
+    name: str,
+    framework: Framework | str,
+    rules: str | RuleVersion | None = None,
+    **options: Any,
+) -> Workload:
+    """Build workload `name` in `framework`.
+
+    Args:
+        name: a registered workload name, e.g. 'digits_mlp'.
+        framework: 'jax' or 'pytorch'.
+        rules: rule version whose budget and step hint the workload reports (default v0.5).
+        **options: workload options, e.g. `synthetic=True` for random data of the real
+            shapes and dtypes.
+
+    Returns:
+        The workload, with its metadata from the api registry.
+
+    Raises:
+        UnknownNameError: if `name` is not registered or not implemented here.
+        FrameworkNotInstalledError: if the framework's extra is not installed.
+    """
+    spec = get_workload_spec(name)
+    framework = Framework(framework)
+    if name not in IMPLEMENTATIONS:
+        raise UnknownNameError(
+            f"workload {name!r} is registered but not implemented yet; "
+            f"implemented workloads: {', '.join(IMPLEMENTATIONS)}"
+        )
+    _check_installed(framework)
+    impl = IMPLEMENTATIONS[name][framework]
+    cls = getattr(importlib.import_module(impl.module), impl.cls)
+    return cls(spec, rules, **options)

@@ -1,0 +1,139 @@
+"""JAX half of a workload: a 1-D device mesh, replicated parameters, batch-sharded inputs.
+
+Parameters are replicated (`P()`) and batches are global arrays sharded on their leading axis
+(`P('batch')`) over all local devices; jitted steps then run data-parallel and XLA inserts the
+collectives (reference-spec 2.8, v0.6). There is no `pmap`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
+from algoperf.workloads._base import NumpyDataWorkload
+from algoperf.workloads._data import NumpyBatch
+from algoperf.workloads._metrics import MetricSums, classification_sums
+from algoperf.workloads._params import param_type_from_shape
+
+
+def batch_mesh() -> Mesh:
+    """A 1-D mesh named 'batch' over all local devices."""
+    return Mesh(np.array(jax.local_devices()), ("batch",))
+
+
+class JaxWorkload(NumpyDataWorkload):
+    """A workload whose model is a Flax linen module called as `module(x, train=, dropout_rate=)`.
+
+    Models with mutable state (batch norm) override `model_fn`.
+    """
+
+    output_layer: ClassVar[str] = "head"
+    """Name of the output layer's top-level parameter collection."""
+    default_dropout_rate: ClassVar[float] = 0.0
+    """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
+
+    def __init__(
+        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, *, synthetic: bool = False
+    ) -> None:
+        super().__init__(spec, rules, synthetic=synthetic)
+        self.mesh = batch_mesh()
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.batch_sharded = NamedSharding(self.mesh, PartitionSpec("batch"))
+        self.model = self.build_model()
+        self._eval_logits = jax.jit(self._eval_forward, out_shardings=self.replicated)
+
+    @abc.abstractmethod
+    def build_model(self) -> nn.Module:
+        """The Flax module."""
+
+    @abc.abstractmethod
+    def example_inputs(self) -> np.ndarray:
+        """A one-example input batch, for shape inference at initialisation."""
+
+    def place_batch(self, batch: NumpyBatch) -> dict[str, jax.Array]:
+        """The global batch as arrays sharded over the mesh's batch axis."""
+        size, devices = len(batch["targets"]), self.mesh.size
+        if size % devices:
+            raise ValueError(
+                f"global batch size {size} is not divisible by the {devices} local devices"
+            )
+        return jax.device_put(dict(batch), self.batch_sharded)
+
+    def init_model_fn(self, rng: jax.Array) -> tuple[Any, Any]:
+        """Parameters replicated over the mesh, and no model state."""
+        variables = self.model.init({"params": rng}, self.example_inputs(), train=False)
+        params = variables["params"]
+        self._param_shapes = jax.tree.map(lambda p: p.shape, params)
+        self._param_types = jax.tree.map(lambda p: param_type_from_shape(p.shape), params)
+        return jax.device_put(params, self.replicated), None
+
+    def is_output_params(self, param_key: str) -> bool:
+        """Whether `param_key` is the output layer's top-level key."""
+        return param_key == self.output_layer
+
+    def model_fn(
+        self,
+        params: Any,
+        augmented_and_preprocessed_input_batch: Any,
+        model_state: Any,
+        mode: ForwardPassMode,
+        rng: jax.Array | None,
+        update_batch_norm: bool,
+        dropout_rate: float | None = None,
+    ) -> tuple[jax.Array, Any]:
+        """Logits; dropout only in TRAIN mode, drawing from `rng`."""
+        del update_batch_norm  # no batch norm in these models
+        train = mode is ForwardPassMode.TRAIN
+        rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
+        rngs = {"dropout": rng} if train and rng is not None else None
+        logits = self.model.apply(
+            {"params": params},
+            augmented_and_preprocessed_input_batch["inputs"],
+            train=train,
+            dropout_rate=rate,
+            rngs=rngs,
+        )
+        return logits, model_state
+
+    def _eval_forward(self, params: Any, model_state: Any, batch: dict[str, jax.Array]) -> Any:
+        logits, _ = self.model_fn(params, batch, model_state, ForwardPassMode.EVAL, None, False)
+        return logits
+
+
+class JaxClassificationWorkload(JaxWorkload):
+    """Softmax cross-entropy over integer targets; accuracy and loss metrics."""
+
+    def loss_fn(
+        self,
+        label_batch: jax.Array,
+        logits_batch: jax.Array,
+        mask_batch: jax.Array | None = None,
+        label_smoothing: float = 0.0,
+    ) -> LossOutput:
+        """Per-example (label-smoothed) cross-entropy, zero where `mask_batch` is 0."""
+        one_hot = jax.nn.one_hot(label_batch, logits_batch.shape[-1])
+        targets = optax.smooth_labels(one_hot, label_smoothing)
+        per_example = optax.softmax_cross_entropy(logits_batch, targets)
+        if mask_batch is None:
+            n_valid = jnp.asarray(per_example.shape[0], dtype=per_example.dtype)
+        else:
+            per_example = per_example * mask_batch
+            n_valid = jnp.sum(mask_batch)
+        return {
+            "summed": jnp.sum(per_example),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
+        }
+
+    def eval_batch_sums(self, params: Any, model_state: Any, batch: NumpyBatch) -> MetricSums:
+        """Loss and accuracy sums of a global batch, from logits gathered to the host."""
+        logits = np.asarray(self._eval_logits(params, model_state, self.place_batch(batch)))
+        return classification_sums(logits, batch["targets"], batch["weights"])

@@ -1,0 +1,164 @@
+"""PyTorch half of a workload: one device, or DDP when launched by torchrun.
+
+Under DDP every rank builds the same global batch from the same seed and keeps only its own
+slice, so no rank broadcasts data (the reference broadcast from rank 0, reference-spec 2.8).
+Eval metric sums are all-reduced.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
+from algoperf.workloads._base import NumpyDataWorkload
+from algoperf.workloads._data import NumpyBatch, seed_from_rng, shard_for_rank
+from algoperf.workloads._metrics import MetricSums, classification_sums
+from algoperf.workloads._params import param_type_from_shape
+
+
+@dataclass(frozen=True)
+class TorchRuntime:
+    """This process's place in the job: rank, process count and device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @classmethod
+    def current(cls) -> TorchRuntime:
+        """The runtime of the initialised process group, or a single process."""
+        if dist.is_available() and dist.is_initialized():
+            rank, world_size = dist.get_rank(), dist.get_world_size()
+        else:
+            rank, world_size = 0, 1
+        if torch.cuda.is_available():
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        else:
+            device = torch.device("cpu")
+        return cls(rank, world_size, device)
+
+
+def init_distributed() -> TorchRuntime:
+    """Join torchrun's process group (NCCL on GPU, gloo on CPU); call once from `main`."""
+    if "LOCAL_RANK" in os.environ and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return TorchRuntime.current()
+
+
+class TorchWorkload(NumpyDataWorkload):
+    """A workload whose model is an `nn.Module` called as `model(x, dropout_rate=)`.
+
+    `params` is the module itself (wrapped in DDP when there are several processes), as in
+    the reference. Models with batch norm override `model_fn`.
+    """
+
+    output_layer: ClassVar[str] = "head"
+    """Name of the output layer's submodule."""
+    default_dropout_rate: ClassVar[float] = 0.0
+    """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
+
+    def __init__(
+        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, *, synthetic: bool = False
+    ) -> None:
+        super().__init__(spec, rules, synthetic=synthetic)
+        self.runtime = TorchRuntime.current()
+
+    @abc.abstractmethod
+    def build_model(self) -> nn.Module:
+        """The module, initialised from the global torch RNG."""
+
+    def place_batch(self, batch: NumpyBatch) -> dict[str, torch.Tensor]:
+        """This rank's slice of the global batch, as tensors on its device."""
+        shard = shard_for_rank(batch, self.runtime.rank, self.runtime.world_size)
+        return {k: torch.as_tensor(v).to(self.runtime.device) for k, v in shard.items()}
+
+    def init_model_fn(self, rng: Any) -> tuple[nn.Module, None]:
+        """The model seeded from `rng` (same on every rank), on this rank's device."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed_from_rng(rng))
+            model = self.build_model()
+        named = dict(model.named_parameters())
+        self._param_shapes = {k: tuple(p.shape) for k, p in named.items()}
+        self._param_types = {k: param_type_from_shape(tuple(p.shape)) for k, p in named.items()}
+        model.to(self.runtime.device)
+        if self.runtime.world_size > 1:
+            ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        return model, None
+
+    def is_output_params(self, param_key: str) -> bool:
+        """Whether `param_key` (e.g. 'head.weight') belongs to the output layer."""
+        return param_key.removeprefix("module.").split(".")[0] == self.output_layer
+
+    def model_fn(
+        self,
+        params: nn.Module,
+        augmented_and_preprocessed_input_batch: Any,
+        model_state: Any,
+        mode: ForwardPassMode,
+        rng: Any,
+        update_batch_norm: bool,
+        dropout_rate: float | None = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Logits; EVAL mode runs `model.eval()` under `no_grad`."""
+        del rng, update_batch_norm  # dropout uses the torch RNG; no batch norm here
+        train = mode is ForwardPassMode.TRAIN
+        rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
+        params.train(train)
+        with contextlib.nullcontext() if train else torch.no_grad():
+            logits = params(augmented_and_preprocessed_input_batch["inputs"], dropout_rate=rate)
+        return logits, model_state
+
+
+class TorchClassificationWorkload(TorchWorkload):
+    """Softmax cross-entropy over integer targets; accuracy and loss metrics."""
+
+    def loss_fn(
+        self,
+        label_batch: torch.Tensor,
+        logits_batch: torch.Tensor,
+        mask_batch: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> LossOutput:
+        """Per-example (label-smoothed) cross-entropy, zero where `mask_batch` is 0."""
+        per_example = F.cross_entropy(
+            logits_batch, label_batch.long(), reduction="none", label_smoothing=label_smoothing
+        )
+        if mask_batch is None:
+            n_valid = torch.tensor(float(len(per_example)), device=per_example.device)
+        else:
+            per_example = per_example * mask_batch
+            n_valid = mask_batch.sum()
+        return {
+            "summed": per_example.sum(),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
+        }
+
+    def eval_batch_sums(self, params: Any, model_state: Any, batch: NumpyBatch) -> MetricSums:
+        """Loss and accuracy sums of this rank's slice, all-reduced over ranks."""
+        shard = self.place_batch(batch)
+        logits, _ = self.model_fn(params, shard, model_state, ForwardPassMode.EVAL, None, False)
+        sums = classification_sums(
+            logits.float().cpu().numpy(),
+            shard["targets"].cpu().numpy(),
+            shard["weights"].cpu().numpy(),
+        )
+        if self.runtime.world_size > 1:
+            keys = sorted(sums)
+            total = torch.tensor(
+                [sums[k] for k in keys], dtype=torch.float64, device=self.runtime.device
+            )
+            dist.all_reduce(total)
+            sums = dict(zip(keys, total.tolist(), strict=True))
+        return sums

@@ -1,0 +1,66 @@
+"""Device-count equivalence: 1 vs 8 virtual CPU devices (JAX), 1 vs 2 gloo processes (PyTorch).
+
+The single-device side runs in this process (one CPU device, no process group); the other in
+a subprocess, since JAX fixes its device count at start-up and DDP needs a process group. A
+failing subprocess fails the test.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+WORKERS = Path(__file__).parent / "workers"
+# Only the reduction order differs between device counts.
+TOL = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def _run(cmd, env_update):
+    env = os.environ | {"OMP_NUM_THREADS": "1"} | env_update
+    subprocess.run(cmd, env=env, check=True, timeout=300)
+
+
+def _in_process(worker):
+    """`compute()` of a worker script, run in this process."""
+    spec = importlib.util.spec_from_file_location(worker, WORKERS / f"{worker}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compute()
+
+
+@pytest.fixture(scope="module")
+def jax_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jax")
+    script = str(WORKERS / "jax_grads.py")
+    flags = "--xla_force_host_platform_device_count=8"
+    _run([sys.executable, script, str(out)], {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"})
+    return _in_process("jax_grads"), dict(np.load(out / "jax_8.npz"))
+
+
+@pytest.fixture(scope="module")
+def torch_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("torch")
+    script = str(WORKERS / "torch_grads.py")
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    _run([*launcher, "--nproc-per-node=2", script, str(out)], {})
+    return _in_process("torch_grads"), dict(np.load(out / "torch_2.npz"))
+
+
+def _assert_same(one, many, counts):
+    assert (int(one.pop("devices")), int(many.pop("devices"))) == counts
+    assert set(one) == set(many)
+    assert len([k for k in one if "/grad/" in k]) == 14  # 6 MLP + 8 CNN parameters
+    for key in one:
+        np.testing.assert_allclose(many[key], one[key], **TOL, err_msg=key)
+
+
+def test_jax_one_vs_eight_devices(jax_results):
+    _assert_same(*jax_results, counts=(1, 8))
+
+
+def test_pytorch_one_vs_two_processes(torch_results):
+    _assert_same(*torch_results, counts=(1, 2))

@@ -1,0 +1,64 @@
+"""The implementation table, `get_workload` and its errors, and import hygiene."""
+
+import importlib
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from algoperf import api
+from algoperf.api import Framework, Workload
+from algoperf.workloads import (
+    IMPLEMENTATIONS,
+    FrameworkNotInstalledError,
+    get_workload,
+    implemented_workloads,
+)
+
+
+def test_import_leaves_frameworks_out():
+    code = (
+        "import sys, algoperf.workloads, algoperf.workloads.digits.data\n"
+        "bad = [m for m in ('jax', 'flax', 'optax', 'torch') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", sorted(IMPLEMENTATIONS))
+def test_every_entry_is_registered_and_resolves_in_both_frameworks(name):
+    assert api.get_workload_spec(name).name == name
+    assert set(IMPLEMENTATIONS[name]) == set(Framework)
+    for framework, impl in IMPLEMENTATIONS[name].items():
+        assert impl.module.rsplit(".", 1)[1].startswith(
+            {"jax": "jax_", "pytorch": "torch_"}[framework]
+        )
+        cls = getattr(importlib.import_module(impl.module), impl.cls)
+        assert issubclass(cls, Workload)
+
+
+@pytest.mark.parametrize("framework", ["jax", "pytorch"])
+def test_get_workload_builds_the_registered_spec(framework):
+    workload = get_workload("digits_cnn", framework, rules="v0.6")
+    assert workload.spec is api.get_workload_spec("digits_cnn")
+    assert workload.rules.name == "v0.6"
+    assert workload.validation_target_value == 0.98
+
+
+def test_unknown_and_unimplemented_names():
+    with pytest.raises(api.UnknownNameError, match="did you mean 'digits_mlp'"):
+        get_workload("digits_mpl", "jax")
+    with pytest.raises(api.UnknownNameError, match="implemented workloads: digits_mlp, digits_cnn"):
+        get_workload("mnist", "jax")
+    assert implemented_workloads() == ("digits_mlp", "digits_cnn")
+
+
+@pytest.mark.parametrize(("framework", "missing"), [("jax", "flax"), ("pytorch", "torch")])
+def test_missing_framework_names_the_extra(monkeypatch, framework, missing):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == missing else find_spec(n, *a)
+    )
+    with pytest.raises(FrameworkNotInstalledError, match=rf"algoperf-workloads\[{framework}\]"):
+        get_workload("digits_mlp", framework)

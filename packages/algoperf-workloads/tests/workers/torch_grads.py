@@ -1,0 +1,50 @@
+"""Loss, gradients and eval metrics of both digits workloads under torchrun (gloo on CPU).
+
+Run as `torchrun --nproc-per-node N torch_grads.py OUT`; rank 0 writes `<OUT>/torch_<N>.npz`.
+`compute()` also runs in a plain single process.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from algoperf.api import ForwardPassMode
+from algoperf.workloads import get_workload
+from algoperf.workloads.torch_base import init_distributed
+
+
+def compute() -> dict[str, np.ndarray]:
+    runtime = init_distributed()
+    results = {"devices": np.array(runtime.world_size)}
+    for name in ("digits_mlp", "digits_cnn"):
+        workload = get_workload(name, "pytorch")
+        model, state = workload.init_model_fn(0)
+        batch = next(workload.build_input_queue(0, "train", None, 64))  # this rank's slice
+        logits, _ = workload.model_fn(model, batch, state, ForwardPassMode.TRAIN, None, True)
+        loss = workload.loss_fn(batch["targets"], logits, batch["weights"])
+        # Equal slices: DDP's gradient average is the gradient of the global mean loss.
+        (loss["summed"] / loss["n_valid_examples"]).backward()
+        totals = torch.stack([loss["summed"].detach(), loss["n_valid_examples"]])
+        if runtime.world_size > 1:
+            dist.all_reduce(totals)
+        results[f"{name}/loss"] = (totals[0] / totals[1]).numpy()
+        for key, param in model.named_parameters():
+            results[f"{name}/grad/{key.removeprefix('module.')}"] = param.grad.numpy()
+        for key, value in workload.eval_model(256, model, state, None, None).items():
+            results[f"{name}/eval/{key}"] = np.asarray(value)
+    return results
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    results = compute()
+    if dist.get_rank() == 0:
+        np.savez(out / f"torch_{dist.get_world_size()}.npz", **results)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
