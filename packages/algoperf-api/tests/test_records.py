@@ -155,3 +155,16 @@ def test_missing_or_invalid_trial_file(tmp_path):
 
 def test_missing_evals_file_means_no_evals(tmp_path):
     assert api.read_evals(tmp_path / "evals.jsonl") == ()
+
+
+def test_record_error_carries_path_line_and_detail(tmp_path):
+    path = tmp_path / api.EVALS_FILE
+    path.write_text("{}\n")
+    with pytest.raises(api.RecordError) as info:
+        api.read_evals(path)
+    assert (info.value.path, info.value.line) == (str(path), 1)
+    assert info.value.detail.startswith("invalid eval record:\n  - global_step: Field required")
+    with pytest.raises(api.RecordError) as info:
+        api.read_trial_file(tmp_path)
+    assert info.value.line is None
+    assert info.value.detail.startswith("cannot read the trial file")

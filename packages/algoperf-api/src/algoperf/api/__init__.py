@@ -20,6 +20,7 @@ from algoperf.api._errors import (
     SearchSpaceError,
     SubmissionError,
     UnknownNameError,
+    did_you_mean,
 )
 from algoperf.api._hyperparameters import Hyperparameters, HyperparameterValue
 from algoperf.api._records import (
@@ -140,6 +141,7 @@ __all__ = (
     "WorkloadSpec",
     "append_eval",
     "base_workloads",
+    "did_you_mean",
     "expected_signature",
     "get_rules",
     "get_workload_spec",

@@ -39,7 +39,18 @@ class SubmissionError(AlgoPerfError):
 
 
 class RecordError(AlgoPerfError, ValueError):
-    """A trial record on disk (`trial.json`, `evals.jsonl`) that cannot be read."""
+    """A trial record on disk (`trial.json`, `evals.jsonl`) that cannot be read.
+
+    Attributes:
+        path: the file.
+        line: the 1-based line of a bad `evals.jsonl` record, or None.
+        detail: what is wrong, without the location.
+    """
+
+    def __init__(self, path: str, detail: str, line: int | None = None) -> None:
+        self.path, self.line, self.detail = path, line, detail
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {detail}")
 
 
 def did_you_mean(name: str, choices: Iterable[object]) -> str:

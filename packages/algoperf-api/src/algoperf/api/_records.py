@@ -242,11 +242,11 @@ def read_trial_file(directory: str | Path) -> TrialFile:
     try:
         text = path.read_text()
     except OSError as e:
-        raise RecordError(f"{path}: cannot read the trial file ({e.strerror})") from None
+        raise RecordError(str(path), f"cannot read the trial file ({e.strerror})") from None
     try:
         return TrialFile.model_validate_json(text)
     except ValidationError as e:
-        raise RecordError(f"{path}: invalid trial file:\n{_describe(e)}") from None
+        raise RecordError(str(path), f"invalid trial file:\n{_describe(e)}") from None
 
 
 def read_evals(path: str | Path) -> tuple[EvalRecord, ...]:
@@ -269,7 +269,7 @@ def read_evals(path: str | Path) -> tuple[EvalRecord, ...]:
         try:
             records.append(EvalRecord.model_validate_json(line))
         except ValidationError as e:
-            raise RecordError(f"{path}:{number}: invalid eval record:\n{_describe(e)}") from None
+            raise RecordError(str(path), f"invalid eval record:\n{_describe(e)}", number) from None
     return tuple(records)
 
 

@@ -1,0 +1,128 @@
+"""`algoperf-score`: score the submissions under a logs folder, or per-workload times."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from algoperf.api import RULE_VERSIONS, AlgoPerfError, Ruleset, get_rules
+from algoperf.scoring._anomalies import summarize_anomalies
+from algoperf.scoring._ingest import load_logs
+from algoperf.scoring._plots import plot_performance_profiles, plot_tau_sensitivity
+from algoperf.scoring._profiles import Integration
+from algoperf.scoring._reports import Format, render
+from algoperf.scoring._scoring import ScoringOptions, score
+from algoperf.scoring._time_to_target import workload_times
+from algoperf.scoring._times import WorkloadTimes, read_times_csv
+
+_EPILOG = """\
+ROOT holds one folder per submission, in our layout (trial.json + evals.jsonl, any
+nesting) or the reference's (study_<k>/<workload>_<framework>/trial_<i>/
+eval_measurements.csv). --times reads a CSV with columns submission, workload, seconds
+(inf and nan allowed) instead. Anomalies of the input are summarised on stderr.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="algoperf-score",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("root", nargs="?", type=Path, help="folder of submission folders")
+    parser.add_argument("--times", type=Path, metavar="FILE.csv", help="per-workload times")
+    parser.add_argument(
+        "--ruleset",
+        choices=[r.value for r in Ruleset],
+        default="external",
+        help="tuning ruleset: sets the budgets (default: external)",
+    )
+    parser.add_argument(
+        "--rules", choices=list(RULE_VERSIONS), default="v0.5", help="rule version (default: v0.5)"
+    )
+    parser.add_argument(
+        "--reference-compat",
+        action="store_true",
+        help="pick each study's trial by earliest eval index with no budget cut-off, as the "
+        "reference's v0.5 scoring did (default: fastest trial by time, as the rules say)",
+    )
+    parser.add_argument("--format", choices=[f.value for f in Format], default="table")
+    parser.add_argument(
+        "--integration",
+        choices=[i.value for i in Integration],
+        default="trapezoid",
+        help="the reference's trapezoid on 100 points of tau (default), or the exact area",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help="write the profiles to FILE (.png or .svg) and the tau_max sensitivity beside it",
+    )
+    parser.add_argument("--strict", action="store_true", help="make every anomaly an error")
+    parser.add_argument("--speedups-vs", metavar="NAME", help="speed-ups against this submission")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="study resamples for the score's confidence interval (0: none; default 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes reading trial files (default: one per CPU from 2,000 trials on)",
+    )
+    return parser
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.root is None) == (args.times is None):
+        parser.error("give either ROOT or --times FILE.csv")
+    try:
+        options = ScoringOptions(
+            rules=get_rules(args.rules),
+            ruleset=Ruleset(args.ruleset),
+            reference_compat=args.reference_compat,
+            integration=Integration(args.integration),
+            bootstrap_samples=args.bootstrap,
+            seed=args.seed,
+            speedups_vs=args.speedups_vs,
+        )
+        times = _read(args, options)
+        if times.anomalies:
+            print(summarize_anomalies(times.anomalies), file=sys.stderr)
+        report = score(times, options)
+        if args.plot is not None:
+            profiles = plot_performance_profiles(report, args.plot)
+            sensitivity = args.plot.with_name(f"{args.plot.stem}_tau_max{args.plot.suffix}")
+            print(
+                f"wrote {profiles} and {plot_tau_sensitivity(report, sensitivity)}", file=sys.stderr
+            )
+    except AlgoPerfError as e:
+        print(f"algoperf-score: error: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write(render(report, args.format))
+    return 0
+
+
+def _read(args: argparse.Namespace, options: ScoringOptions) -> WorkloadTimes:
+    if args.times is not None:
+        return read_times_csv(args.times, options.rules, strict=args.strict)
+    logs = load_logs(
+        args.root, options.rules, options.ruleset, strict=args.strict, workers=args.workers
+    )
+    return workload_times(logs, reference_compat=options.reference_compat)
+
+
+def cli_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(cli())

@@ -1,0 +1,312 @@
+"""Find and read every trial under a logs folder, in either layout, noting each anomaly once.
+
+A logs folder holds one folder per submission, in one of two layouts:
+
+- ours: any nesting of trial folders holding `trial.json` and `evals.jsonl` (the spec in
+  `trial.json` names the submission, workload, study and trial);
+- the reference implementation's:
+  `<submission>/study_<k>/<workload>_<framework>/trial_<i>/eval_measurements.csv`.
+
+Targets come from the `algoperf.api` registry, never from the logs' own metadata (the
+reference's `meta_data_*.json` files hold stale targets for some variants).
+
+The folders are walked first; then `read_trials` reads the trial files (in parallel when
+there are many), and the results are booked here in path order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from algoperf.api import (
+    TRIAL_FILE,
+    WORKLOADS,
+    Framework,
+    Ruleset,
+    RuleVersion,
+    did_you_mean,
+    get_rules,
+    get_workload_spec,
+    scored_workloads,
+)
+from algoperf.scoring._anomalies import (
+    Anomaly,
+    AnomalyKind,
+    ScoringError,
+    raise_if_strict,
+    summarize_anomalies,
+)
+from algoperf.scoring._readers import REFERENCE_EVALS_FILE, Job, Series, TrialRead, read_trials
+
+_STUDY = re.compile(r"study_(\d+)")
+_TRIAL = re.compile(r"trial_(\d+)")
+_FRAMEWORKS = frozenset(f.value for f in Framework)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialLog:
+    """One trial's evals, reduced to the two series scoring needs."""
+
+    submission: str
+    workload: str
+    study: int
+    trial: int
+    path: Path
+    """The trial folder."""
+    times: npt.NDArray[np.float64]
+    """Accumulated submission time at each eval, in seconds."""
+    values: npt.NDArray[np.float64]
+    """The workload's validation target metric at each eval."""
+
+
+@dataclass(frozen=True)
+class Logs:
+    """The trials of every submission under a logs folder, and what was wrong with them."""
+
+    rules: RuleVersion
+    ruleset: Ruleset
+    submissions: tuple[str, ...]
+    trials: tuple[TrialLog, ...]
+    anomalies: tuple[Anomaly, ...]
+
+
+def load_logs(
+    root: str | Path,
+    rules: str | RuleVersion | None = None,
+    ruleset: Ruleset | str = Ruleset.EXTERNAL,
+    *,
+    strict: bool = False,
+    workers: int | None = None,
+) -> Logs:
+    """Read the trials of the workloads `rules` scores, from one folder per submission.
+
+    Args:
+        root: the folder holding one folder per submission, in either layout.
+        rules: the rule version ('v0.5', 'v0.6'); decides which workloads are read and how
+            many studies and trials are expected.
+        ruleset: external or self tuning; our records of another ruleset are skipped.
+        strict: raise instead of collecting anomalies.
+        workers: processes that read trial files; None: one per CPU from 2,000 trials on.
+
+    Raises:
+        ScoringError: `root` holds no submission, or `strict` is set and there are anomalies.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ScoringError(
+            f"{root}: not a folder; pass the folder that holds one folder per submission"
+        )
+    reader = _LogReader(get_rules(rules), Ruleset(ruleset))
+    jobs = [job for folder in _subfolders(root) for job in reader.discover(folder)]
+    for trial in read_trials(jobs, reader.rules, reader.ruleset, workers):
+        reader.accept(trial)
+    logs = reader.finish()
+    if not logs.submissions:
+        found = f"\n{summarize_anomalies(logs.anomalies)}" if logs.anomalies else ""
+        raise ScoringError(
+            f"{root}: no submission found; expected <root>/<submission>/study_<k>/"
+            f"<workload>_<framework>/trial_<i>/{REFERENCE_EVALS_FILE} or "
+            f"<root>/<submission>/**/{TRIAL_FILE}{found}"
+        )
+    raise_if_strict(logs.anomalies, strict)
+    return logs
+
+
+class _LogReader:
+    """Finds the trial folders of each submission and keeps the books on what was read."""
+
+    def __init__(self, rules: RuleVersion, ruleset: Ruleset) -> None:
+        self.rules = rules
+        self.ruleset = ruleset
+        self.scored = tuple(spec.name for spec in scored_workloads(rules))
+        self.trials: list[TrialLog] = []
+        self.anomalies: list[Anomaly] = []
+        self.submissions: set[str] = set()
+        # (submission, workload) -> study -> trial numbers, to find missing and duplicate ones.
+        self.seen: dict[tuple[str, str], dict[int, set[int]]] = {}
+        # Skipped workloads and other-rules trials are reported once per submission and name.
+        self.skipped: dict[tuple[AnomalyKind, str, str], set[int]] = {}
+
+    def discover(self, folder: Path) -> Iterator[Job]:
+        """The trial folders of one submission folder, noting the folders that are not."""
+        layout = _layout(folder)
+        if layout == "ours":
+            for path, folders, files in os.walk(folder):
+                if TRIAL_FILE in files:
+                    folders.clear()
+                    yield Job(path)
+                else:
+                    folders.sort(key=_natural_key)
+        elif layout == "reference":
+            self.submissions.add(folder.name)
+            yield from self._discover_reference(folder)
+        else:
+            self._note(AnomalyKind.EMPTY_FOLDER, folder, "neither study_<k>/ folders nor trials")
+
+    def _discover_reference(self, folder: Path) -> Iterator[Job]:
+        for study_folder in _subfolders(folder):
+            match = _STUDY.fullmatch(study_folder.name)
+            if match is None:
+                self._note(AnomalyKind.UNEXPECTED_PATH, study_folder, "not a study_<k> folder")
+                continue
+            workload_folders = _subfolders(study_folder)
+            if not workload_folders:
+                self._note(AnomalyKind.EMPTY_FOLDER, study_folder, "no workload folders")
+            for workload_folder in workload_folders:
+                yield from self._discover_workload(folder.name, int(match[1]), workload_folder)
+
+    def _discover_workload(self, submission: str, study: int, folder: Path) -> Iterator[Job]:
+        name, _, framework = folder.name.rpartition("_")
+        if framework not in _FRAMEWORKS:
+            self._skip(AnomalyKind.UNKNOWN_WORKLOAD, submission, folder.name, study)
+            return
+        if not self._is_scored(submission, name, study):
+            return
+        trial_folders = []
+        for sub in _subfolders(folder):
+            if _TRIAL.fullmatch(sub.name):
+                trial_folders.append(sub)
+            else:
+                self._note(AnomalyKind.UNEXPECTED_PATH, sub, "not a trial_<i> folder")
+        if not trial_folders:
+            self._note(AnomalyKind.EMPTY_FOLDER, folder, "no trial_<i> folders")
+        for sub in trial_folders:
+            yield Job(str(sub), submission, name, study, int(sub.name.removeprefix("trial_")))
+
+    def _is_scored(self, submission: str, name: str, study: int) -> bool:
+        """Whether the rules score workload `name`; notes the names they do not."""
+        if name in self.scored:
+            return True
+        kind = AnomalyKind.NOT_SCORED if name in WORKLOADS else AnomalyKind.UNKNOWN_WORKLOAD
+        self._skip(kind, submission, name, study)
+        return False
+
+    def accept(self, read: TrialRead) -> None:
+        """Keep the books on one read trial, and keep it if it is one to score."""
+        if read.problem is not None and not read.submission:
+            self.anomalies.append(read.problem)  # an unreadable trial.json: identity unknown
+            return
+        self.submissions.add(read.submission)
+        if read.other_rules:
+            self._skip(AnomalyKind.OTHER_RULES, read.submission, read.other_rules, read.study)
+            return
+        if read.job.ours and not self._is_scored(read.submission, read.workload, read.study):
+            return
+        trials = self.seen.setdefault((read.submission, read.workload), {})
+        numbers = trials.setdefault(read.study, set())
+        if read.trial in numbers:
+            detail = f"{read.submission}: {read.workload} study {read.study} trial {read.trial}"
+            self._note(AnomalyKind.DUPLICATE_TRIAL, read.job.folder, detail)
+            return
+        numbers.add(read.trial)
+        if read.series is None:
+            assert read.problem is not None  # a worker sets one of the two
+            self.anomalies.append(read.problem)
+            return
+        times, values = self._drop_nan_times(read, *read.series)
+        if not len(times):
+            self._note(AnomalyKind.NO_EVALS, read.job.folder, "no eval in the trial's eval file")
+        path = Path(read.job.folder)
+        self.trials.append(
+            TrialLog(read.submission, read.workload, read.study, read.trial, path, times, values)
+        )
+
+    def _drop_nan_times(
+        self, read: TrialRead, times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+    ) -> Series:
+        if not math.isnan(times.sum() + values.sum()):  # the usual case, in two reductions
+            return times, values
+        nan_times = np.isnan(times)
+        nan_values = np.isnan(values) & ~nan_times
+        if nan_times.any() or nan_values.any():
+            metric = get_workload_spec(read.workload).validation_metric_key
+            detail = (
+                f"{nan_times.sum()} evals with a NaN time (dropped), "
+                f"{nan_values.sum()} with a NaN {metric}"
+            )
+            self._note(AnomalyKind.NAN_VALUES, read.job.folder, detail)
+        return times[~nan_times], values[~nan_times]
+
+    def _note(self, kind: AnomalyKind, where: str | Path, detail: str) -> None:
+        self.anomalies.append(Anomaly(kind, str(where), detail))
+
+    def _skip(self, kind: AnomalyKind, submission: str, name: str, study: int) -> None:
+        self.skipped.setdefault((kind, submission, name), set()).add(study)
+
+    def finish(self) -> Logs:
+        """The trials read, and every anomaly, the skipped names and the counts included."""
+        for (kind, submission, name), studies in self.skipped.items():
+            where = submission if kind is AnomalyKind.OTHER_RULES else f"{submission}: {name}"
+            detail = f"{_skip_detail(kind, name)}; studies {_ids(studies)}"
+            self.anomalies.append(Anomaly(kind, where, detail))
+        submissions = tuple(sorted(self.submissions))
+        for submission in submissions:
+            self._check_counts(submission)
+        return Logs(
+            self.rules, self.ruleset, submissions, tuple(self.trials), tuple(self.anomalies)
+        )
+
+    def _check_counts(self, submission: str) -> None:
+        expected_trials = self.rules.num_trials if self.ruleset is Ruleset.EXTERNAL else 1
+        for name in self.scored:
+            where = f"{submission}: {name}"
+            studies = self.seen.get((submission, name))
+            if not studies:
+                self.anomalies.append(Anomaly(AnomalyKind.MISSING_WORKLOAD, where))
+                continue
+            if len(studies) != self.rules.num_studies:
+                detail = f"{len(studies)} of {self.rules.num_studies} studies ({_ids(studies)})"
+                self.anomalies.append(Anomaly(AnomalyKind.STUDY_COUNT, where, detail))
+            for study, trials in sorted(studies.items()):
+                if len(trials) != expected_trials:
+                    detail = f"{len(trials)} of {expected_trials} trials ({_ids(trials)})"
+                    anomaly = Anomaly(AnomalyKind.TRIAL_COUNT, f"{where} study {study}", detail)
+                    self.anomalies.append(anomaly)
+
+
+def _skip_detail(kind: AnomalyKind, name: str) -> str:
+    if kind is AnomalyKind.NOT_SCORED:
+        return f"a registered {WORKLOADS[name].kind} workload"
+    if kind is AnomalyKind.OTHER_RULES:
+        return f"trials recorded for {name}"
+    return f"not '<registered workload>_<jax|pytorch>'{did_you_mean(name, WORKLOADS)}"
+
+
+def _ids(numbers: Iterable[int]) -> str:
+    return ", ".join(str(n) for n in sorted(numbers))
+
+
+def _layout(folder: Path) -> str | None:
+    """Which layout a submission folder is in: 'ours', 'reference' or None (neither).
+
+    The first study_<k>/<workload>/trial_<i>/ folder decides, so that a large reference
+    layout is not walked twice.
+    """
+    for study in _subfolders(folder):
+        if _STUDY.fullmatch(study.name):
+            for workload in _subfolders(study):
+                for trial in _subfolders(workload):
+                    if _TRIAL.fullmatch(trial.name):
+                        return "ours" if (trial / TRIAL_FILE).is_file() else "reference"
+    if any(TRIAL_FILE in files for _, _, files in os.walk(folder)):
+        return "ours"
+    return "reference" if any(_STUDY.fullmatch(f.name) for f in _subfolders(folder)) else None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """Sub-folders in natural order (study_10 after study_9), hidden ones left out."""
+    with os.scandir(folder) as entries:
+        found = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".")]
+    return sorted(found, key=lambda p: _natural_key(p.name))
+
+
+def _natural_key(name: str) -> list[int | str]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
