@@ -38,7 +38,7 @@ def test_a_rule_version_round_trips_through_json():
 
 
 def test_unknown_version():
-    with pytest.raises(api.UnknownNameError, match=r"'v05'.*did you mean 'v0.5'.*v0.5, v0.6"):
+    with pytest.raises(api.UnknownNameError, match=r"'v05'.*did you mean 'v0.5'.*v0.5, v0.6, dev"):
         api.get_rules("v05")
 
 
@@ -47,5 +47,16 @@ def test_every_named_workload_is_registered():
         names = rules.base_workloads + rules.held_out_workloads + rules.qualification_workloads
         for name in names:
             api.get_workload_spec(name)
-        for name in rules.base_workloads:
-            assert api.get_workload_spec(name).kind is api.WorkloadKind.BASE
+        expected = api.WorkloadKind.DEV if rules is api.RULES_DEV else api.WorkloadKind.BASE
+        for name in rules.base_workloads + rules.qualification_workloads:
+            spec = api.get_workload_spec(name)
+            assert spec.kind is expected
+            spec.budget(rules)  # every scored workload has a budget under the version
+
+
+def test_dev_rules_score_the_built_in_workloads():
+    r = api.get_rules("dev")
+    assert r is api.RULES_DEV
+    assert r.base_workloads == ("digits_mlp", "digits_cnn")
+    assert (r.num_studies, r.num_trials, r.held_out_workloads) == (2, 2, ())
+    assert api.get_workload_spec("digits_cnn").max_runtime_sec("dev") == 60

@@ -52,6 +52,7 @@ from algoperf.api._registry import (
 from algoperf.api._rules import (
     DEFAULT_RULES,
     RULE_VERSIONS,
+    RULES_DEV,
     RULES_V05,
     RULES_V06,
     HardwareSpec,
@@ -92,6 +93,7 @@ __version__ = _version("algoperf-api")
 __all__ = (
     "DEFAULT_RULES",
     "EVALS_FILE",
+    "RULES_DEV",
     "RULES_V05",
     "RULES_V06",
     "RULE_VERSIONS",

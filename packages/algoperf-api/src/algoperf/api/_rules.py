@@ -102,8 +102,23 @@ RULES_V06 = RuleVersion(
     hardware=_V100X8,
 )
 
+RULES_DEV = RuleVersion(
+    name="dev",
+    # The built-in workloads (no download): a benchmark of the benchmark, minutes on a CPU.
+    base_workloads=("digits_mlp", "digits_cnn"),
+    held_out_workloads=(),
+    num_studies=2,
+    num_trials=2,
+    self_tuning_budget_factor=1.5,
+    max_tau=4.0,
+    max_ratio_to_fastest=4.0,
+    qualification_workloads=("digits_mlp",),
+    has_prepare_for_eval=True,
+    hardware=HardwareSpec(device_kind="cpu", device_count=1),
+)
+
 RULE_VERSIONS: Mapping[str, RuleVersion] = MappingProxyType(
-    {r.name: r for r in (RULES_V05, RULES_V06)}
+    {r.name: r for r in (RULES_V05, RULES_V06, RULES_DEV)}
 )
 DEFAULT_RULES = RULES_V05
 

@@ -104,7 +104,7 @@ class Workload(abc.ABC):
         return self.spec.eval_batch_size
 
     @property
-    def eval_period_time_sec(self) -> int:
+    def eval_period_time_sec(self) -> float:
         """Seconds of submission time between evals."""
         return self.spec.eval_period_sec
 

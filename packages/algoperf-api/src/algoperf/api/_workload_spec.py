@@ -67,7 +67,7 @@ class WorkloadSpec(BaseModel):
     """Value of `target_metric` on the test split."""
     budgets: Mapping[str, Budget]
     """Budget and step hint per rule-version name."""
-    eval_period_sec: int = Field(gt=0)
+    eval_period_sec: float = Field(gt=0)
     """Seconds of submission time between evals (at least)."""
     num_train_examples: int = Field(gt=0)
     """Training-split size."""

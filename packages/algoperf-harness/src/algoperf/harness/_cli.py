@@ -1,0 +1,258 @@
+"""The `algoperf` command line: `run`, `check-submission` and `benchmark`.
+
+This is the only module that parses arguments; it builds typed plans and calls the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from algoperf.api import (
+    AlgoPerfError,
+    Framework,
+    Ruleset,
+    TrialOutcome,
+    TrialSpec,
+    get_rules,
+    load_search_space,
+    load_submission,
+)
+from algoperf.harness._runtime import get_runtime
+from algoperf.harness._study import StudyPlan, plan_trials, run_trials
+from algoperf.harness._trial import TrialOptions
+
+DEFAULT_BENCHMARK_BASELINES = ("nadamw", "adamw")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="algoperf", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a submission's studies on one workload")
+    run.add_argument("submission", type=Path, help="the submission's .py file")
+    run.add_argument("--workload", required=True)
+    run.add_argument("--framework", required=True, choices=[f.value for f in Framework])
+    run.add_argument("--ruleset", default="external", choices=[r.value for r in Ruleset])
+    run.add_argument("--rules", default="v0.5", help="rule version: v0.5, v0.6 or dev")
+    run.add_argument("--search-space", type=Path, help="JSON search space (external tuning)")
+    run.add_argument("--name", help="submission name in the records (default: file stem)")
+    run.add_argument("--studies", type=int, help="number of studies (default: the rules')")
+    run.add_argument("--trials", type=int, help="trials per study (default: the rules')")
+    _common(run, "runs")
+
+    check = commands.add_parser(
+        "check-submission", help="validate a submission and train it a few steps"
+    )
+    check.add_argument("submission", type=Path)
+    check.add_argument("--framework", default="jax", choices=[f.value for f in Framework])
+    check.add_argument("--workload", default="digits_mlp")
+    check.add_argument("--search-space", type=Path, help="its first point is used")
+    check.add_argument("--steps", type=int, default=5)
+
+    bench = commands.add_parser(
+        "benchmark", help="baselines on the built-in workloads, scored (no download)"
+    )
+    bench.add_argument("--frameworks", nargs="+", default=[f.value for f in Framework])
+    bench.add_argument("--baselines", nargs="+", default=list(DEFAULT_BENCHMARK_BASELINES))
+    bench.add_argument("--rules", default="dev", help="rule version (default: dev)")
+    bench.add_argument("--studies", type=int, help="default: the rules' (dev: 2)")
+    bench.add_argument("--trials", type=int, help="default: the rules' (dev: 2)")
+    bench.add_argument("--plot", type=Path, default=None, help="performance-profile plot file")
+    _common(bench, "runs/benchmark", max_steps=300)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser, experiment_dir: str, max_steps: int | None = None):
+    parser.add_argument("--experiment-dir", type=Path, default=Path(experiment_dir))
+    parser.add_argument("--seed", type=int, default=0, help="experiment seed")
+    parser.add_argument("--max-steps", type=int, default=max_steps, help="stop trials there")
+    parser.add_argument("--data-dir", default=None)
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    commands = {"run": _run, "check-submission": _check, "benchmark": _benchmark}
+    try:
+        return commands[args.command](args, console)
+    except AlgoPerfError as e:
+        console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        return 1
+
+
+def cli_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(cli())
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    submission = load_submission(args.submission)
+    space = load_search_space(args.search_space) if args.search_space else None
+    plan = _plan(args, args.name or submission.name, args.workload, args.framework, space)
+    specs = plan_trials(plan)
+    outcomes = _run_with_progress(console, [(specs, submission, args.framework)], args)
+    _print_outcomes(outcomes)
+    return 0
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    submission = load_submission(args.submission)
+    print(f"{submission.path}: the five functions and their parameters follow the API")
+    hyperparameters = None
+    ruleset = Ruleset.SELF
+    if args.search_space:
+        space = load_search_space(args.search_space)
+        ruleset = Ruleset.EXTERNAL
+        hyperparameters = _first_point(space)
+    from algoperf.harness._trial import run_trial
+    from algoperf.workloads import get_workload
+
+    runtime = get_runtime(args.framework)
+    rules = get_rules("dev")
+    spec = TrialSpec(
+        submission=submission.name,
+        workload=args.workload,
+        framework=args.framework,
+        ruleset=ruleset,
+        rules_version=rules.name,
+        study=0,
+        trial=1,
+        seed=0,
+        hyperparameters=hyperparameters,
+        hardware=runtime.hardware(),
+    )
+    workload = get_workload(args.workload, args.framework, rules)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        outcome = run_trial(
+            spec,
+            workload,
+            submission,
+            runtime,
+            directory,
+            TrialOptions(max_global_steps=args.steps),
+        )
+    if outcome.error:
+        console.print(outcome.error, markup=False, highlight=False)
+        print(f"FAILED: {outcome.status.value} after {outcome.global_step} steps")
+        return 1
+    print(
+        f"OK: {outcome.global_step} steps of {args.workload} ({args.framework}) in "
+        f"{time.perf_counter() - started:.1f} s, status {outcome.status.value}"
+    )
+    return 0
+
+
+def _benchmark(args: argparse.Namespace, console: Console) -> int:
+    from algoperf.baselines import search_space_path, submission_path
+    from algoperf.scoring import ScoringOptions, render, score_logs
+
+    rules = get_rules(args.rules)
+    groups = []
+    for framework in args.frameworks:
+        for baseline in args.baselines:
+            submission = load_submission(submission_path(baseline, framework))
+            space = load_search_space(search_space_path(baseline))
+            name = f"{baseline}_{framework}"
+            specs = []
+            for workload in rules.base_workloads:
+                specs += plan_trials(_plan(args, name, workload, framework, space))
+            groups.append((specs, submission, framework))
+    started = time.perf_counter()
+    _run_with_progress(console, groups, args)
+    console.print(f"trials done in {time.perf_counter() - started:.0f} s; scoring")
+    report = score_logs(args.experiment_dir, ScoringOptions(rules=rules, bootstrap_samples=200))
+    print(render(report))
+    if args.plot is not None:
+        from algoperf.scoring import plot_performance_profiles
+
+        print(f"performance profiles: {plot_performance_profiles(report, args.plot)}")
+    return 0
+
+
+def _plan(
+    args: argparse.Namespace, name: str, workload: str, framework: str, space: object
+) -> StudyPlan:
+    ruleset = Ruleset(getattr(args, "ruleset", Ruleset.EXTERNAL))
+    return StudyPlan(
+        submission=name,
+        workload=workload,
+        framework=Framework(framework),
+        ruleset=ruleset,
+        rules=get_rules(args.rules),
+        hardware=get_runtime(framework).hardware(),
+        search_space=space,  # type: ignore[arg-type]
+        num_studies=args.studies,
+        num_trials=args.trials,
+        experiment_seed=args.seed,
+    )
+
+
+def _run_with_progress(console: Console, groups: list, args: argparse.Namespace) -> list:
+    """Run each (specs, submission, framework) group with one progress bar over all trials."""
+    from algoperf.workloads import get_workload
+
+    options = TrialOptions(data_dir=args.data_dir, max_global_steps=args.max_steps)
+    total = sum(len(specs) for specs, _, _ in groups)
+    outcomes: list[tuple[TrialSpec, TrialOutcome]] = []
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("trials", total=total)
+
+        def done(spec: TrialSpec, outcome: TrialOutcome, skipped: bool) -> None:
+            outcomes.append((spec, outcome))
+            note = " (already done)" if skipped else ""
+            progress.update(task, advance=1, description=f"{spec.submission} {spec.workload}{note}")
+
+        for specs, submission, framework in groups:
+            runtime = get_runtime(framework)
+            by_workload: dict[str, list[TrialSpec]] = {}
+            for spec in specs:
+                by_workload.setdefault(spec.workload, []).append(spec)
+            for workload_name, workload_specs in by_workload.items():
+                rules = get_rules(workload_specs[0].rules_version)
+                workload = get_workload(workload_name, framework, rules)
+                run_trials(
+                    workload_specs,
+                    submission,
+                    workload,
+                    runtime,
+                    args.experiment_dir,
+                    options,
+                    on_outcome=done,
+                )
+    return outcomes
+
+
+def _print_outcomes(outcomes: list[tuple[TrialSpec, TrialOutcome]]) -> None:
+    print("study  trial  status            steps  submission s  time to target s")
+    for spec, o in outcomes:
+        ttt = "-" if o.time_to_target is None else f"{o.time_to_target:.1f}"
+        print(
+            f"{spec.study:>5}  {spec.trial:>5}  {o.status.value:<16}  {o.global_step:>5}  "
+            f"{o.accumulated_submission_time:>12.1f}  {ttt:>16}"
+        )
+
+
+def _first_point(space: object) -> dict:
+    from algoperf.api import FixedPoints
+    from algoperf.harness._halton import halton_search
+
+    if isinstance(space, FixedPoints):
+        return space.points(1)[0].to_dict()
+    return halton_search(space, 1, seed=0)[0].to_dict()  # type: ignore[arg-type]

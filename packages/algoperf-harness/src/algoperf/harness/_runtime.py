@@ -1,0 +1,48 @@
+"""What the trial loop needs from a framework: random keys, device sync, hardware.
+
+The loop itself is framework-neutral; it calls a `Runtime`. The framework modules
+(`jax_runtime.py`, `torch_runtime.py`) are imported only when a trial of that framework runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from algoperf.api import Framework, HardwareInfo
+
+
+class Runtime(Protocol):
+    """Framework services of the trial loop."""
+
+    framework: Framework
+
+    def key(self, seed: int) -> Any:
+        """The framework's random state for `seed` (what submissions receive as `rng`)."""
+
+    def split(self, key: Any, num: int) -> list[Any]:
+        """`num` independent keys from `key`."""
+
+    def fold_in(self, key: Any, data: int) -> Any:
+        """A key for `data` (e.g. the step number), derived from `key`."""
+
+    def synchronize(self, *trees: Any) -> None:
+        """Wait until the device has finished computing `trees`, before a clock read."""
+
+    def hardware(self) -> HardwareInfo:
+        """The devices this process trains on."""
+
+    def max_over_processes(self, seconds: float) -> float:
+        """The largest of `seconds` over all processes (the slowest rank sets the time)."""
+
+
+_MODULES = {
+    Framework.JAX: "algoperf.harness.jax_runtime",
+    Framework.PYTORCH: "algoperf.harness.torch_runtime",
+}
+
+
+def get_runtime(framework: Framework | str) -> Runtime:
+    """The runtime of `framework`, importing that framework only now."""
+    module = importlib.import_module(_MODULES[Framework(framework)])
+    return module.runtime()

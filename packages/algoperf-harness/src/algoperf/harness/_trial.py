@@ -1,0 +1,304 @@
+"""One timed trial under the benchmark's timing rules.
+
+The clock counts only the submission's work: `data_selection` and `update_params` every step,
+and `prepare_for_eval` before each eval (where the rule version has it). Setup (data, model
+and optimizer initialisation), evals and writing records are not timed. The first eval
+follows step 1; later ones follow once `eval_period_sec` of submission time has passed since
+the previous one, and one follows the end of training. The budget is checked after every
+step (the reference checked it only at eval time, so runs overshot), and no eval runs once
+it is spent. The device is synchronised before every clock read.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from algoperf.api import (
+    EvalRecord,
+    Submission,
+    TrainingCompleteError,
+    TrialOutcome,
+    TrialSpec,
+    TrialStatus,
+    Workload,
+    get_rules,
+)
+from algoperf.harness._runtime import Runtime
+from algoperf.harness._writer import TrialWriter
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class TrainState:
+    """The loop's bookkeeping; submissions that ask for `train_state` get a read-only view."""
+
+    global_step: int = 0
+    accumulated_submission_time: float = 0.0
+    accumulated_eval_time: float = 0.0
+    accumulated_logging_time: float = 0.0
+    last_eval_submission_time: float = -math.inf
+    validation_goal_reached: bool = False
+    test_goal_reached: bool = False
+    is_time_remaining: bool = True
+    training_complete: bool = False
+    eval_results: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+
+    def view(self) -> Mapping[str, Any]:
+        """A read-only mapping of the scalar fields."""
+        return MappingProxyType({k: v for k, v in vars(self).items() if k != "eval_results"})
+
+
+@dataclass(frozen=True)
+class TrialOptions:
+    """Choices of a trial run that are not part of its identity."""
+
+    data_dir: str | None = None
+    """Where the workload's dataset lives (None for built-in data)."""
+    max_global_steps: int | None = None
+    """Stop after this many steps (a smoke-test limit; the trial then counts as stopped)."""
+    clock: Clock = time.perf_counter
+    """Monotonic seconds; tests inject a fake clock."""
+
+
+class _Diverged(Exception):
+    """A loss or metric became NaN or infinite."""
+
+
+def resolve_batch_size(submission: Submission, workload: Workload) -> int:
+    """The submission's batch size for the workload, falling back to its base workload's."""
+    try:
+        return submission.get_batch_size(workload.name)
+    except ValueError:
+        if workload.spec.base_workload == workload.name:
+            raise
+        return submission.get_batch_size(workload.spec.base_workload)
+
+
+def run_trial(
+    spec: TrialSpec,
+    workload: Workload,
+    submission: Submission,
+    runtime: Runtime,
+    directory: str | Path,
+    options: TrialOptions | None = None,
+) -> TrialOutcome:
+    """Run one trial, writing its records to `directory`; failures become outcomes.
+
+    An exception in the submission or the workload (out-of-memory included) ends the trial
+    as failed with its traceback; NaN or infinite losses end it as diverged.
+    """
+    writer = TrialWriter(directory, spec)
+    writer.start()
+    loop = _TrialLoop(spec, workload, submission, runtime, writer, options or TrialOptions())
+    try:
+        status = loop.run()
+        error = None
+    except _Diverged as e:
+        status, error = TrialStatus.DIVERGED, str(e)
+    except Exception:
+        status, error = TrialStatus.FAILED, traceback.format_exc()
+    state = loop.state
+    outcome = TrialOutcome(
+        status=status,
+        time_to_target=loop.time_to_target if status is TrialStatus.REACHED_TARGET else None,
+        global_step=state.global_step,
+        accumulated_submission_time=state.accumulated_submission_time,
+        error=error,
+    )
+    writer.finish(outcome)
+    return outcome
+
+
+class _TrialLoop:
+    """The state and steps of one trial (see the module docstring for the rules)."""
+
+    def __init__(
+        self,
+        spec: TrialSpec,
+        workload: Workload,
+        submission: Submission,
+        runtime: Runtime,
+        writer: TrialWriter,
+        options: TrialOptions,
+    ) -> None:
+        self.spec, self.workload, self.submission = spec, workload, submission
+        self.runtime, self.writer, self.options = runtime, writer, options
+        self.rules = get_rules(spec.rules_version)
+        self.budget = workload.spec.max_runtime_sec(self.rules, spec.ruleset)
+        self.hyperparameters = spec.hyperparameters_object()
+        self.state = TrainState()
+        self.time_to_target: float | None = None
+        self.start_time = 0.0
+        self.non_finite_logged: str | None = None
+
+    def run(self) -> TrialStatus:
+        """Set up (untimed), then train until a stopping rule fires."""
+        self._setup()
+        clock, state = self.options.clock, self.state
+        self.start_time = clock()
+        last_step_end = self.start_time
+        while True:
+            self._step()
+            now = self._synchronized_now()
+            state.accumulated_submission_time += self.runtime.max_over_processes(
+                now - last_step_end
+            )
+            state.is_time_remaining = state.accumulated_submission_time < self.budget
+            if state.is_time_remaining and self._eval_due():
+                self._prepare_and_eval()
+            status = self._stop_status()
+            if status is not None:
+                return status
+            last_step_end = self._synchronized_now()
+
+    # --- pieces of the loop ----------------------------------------------------------------
+
+    def _setup(self) -> None:
+        runtime, workload = self.runtime, self.workload
+        rng = runtime.key(self.spec.seed)
+        data_rng, opt_rng, model_rng, self.loop_rng = runtime.split(rng, 4)
+        batch_size = resolve_batch_size(self.submission, workload)
+        self.input_queue = workload.build_input_queue(
+            data_rng, "train", self.options.data_dir, batch_size
+        )
+        self.params, self.model_state = workload.init_model_fn(model_rng)
+        self.optimizer_state = self.submission.init_optimizer_state(
+            workload=workload,
+            model_params=self.params,
+            model_state=self.model_state,
+            hyperparameters=self.hyperparameters,
+            rng=opt_rng,
+        )
+        workload.attach_metrics_logger(self._log_metrics)
+
+    def _step(self) -> None:
+        state, runtime = self.state, self.runtime
+        step_rng = runtime.fold_in(self.loop_rng, state.global_step)
+        select_rng, update_rng, self.prepare_rng, self.eval_rng = runtime.split(step_rng, 4)
+        common = dict(
+            workload=self.workload,
+            optimizer_state=self.optimizer_state,
+            current_param_container=self.params,
+            model_state=self.model_state,
+            hyperparameters=self.hyperparameters,
+            global_step=state.global_step,
+        )
+        try:
+            batch = self.submission.data_selection(
+                **common, input_queue=self.input_queue, rng=select_rng
+            )
+            extra = {"train_state": state.view()} if self.submission.accepts_train_state else {}
+            self.optimizer_state, self.params, self.model_state = self.submission.update_params(
+                **common,
+                current_params_types=self.workload.model_params_types,
+                batch=batch,
+                loss_type=self.workload.loss_type,
+                eval_results=list(state.eval_results),
+                rng=update_rng,
+                **extra,
+            )
+        except TrainingCompleteError:
+            state.training_complete = True
+        state.global_step += 1
+        limit = self.options.max_global_steps
+        if limit is not None and state.global_step >= limit:
+            state.training_complete = True
+        if self.non_finite_logged:
+            raise _Diverged(self.non_finite_logged)
+
+    def _eval_due(self) -> bool:
+        state = self.state
+        since_last = state.accumulated_submission_time - state.last_eval_submission_time
+        return state.training_complete or since_last >= self.workload.eval_period_time_sec
+
+    def _prepare_and_eval(self) -> None:
+        state, clock = self.state, self.options.clock
+        prepare = self.submission.prepare_for_eval
+        if prepare is not None and self.rules.has_prepare_for_eval:
+            started = self._synchronized_now()
+            self.optimizer_state, self.params, self.model_state = prepare(
+                workload=self.workload,
+                current_param_container=self.params,
+                current_params_types=self.workload.model_params_types,
+                model_state=self.model_state,
+                hyperparameters=self.hyperparameters,
+                loss_type=self.workload.loss_type,
+                optimizer_state=self.optimizer_state,
+                eval_results=list(state.eval_results),
+                global_step=state.global_step,
+                rng=self.prepare_rng,
+            )
+            state.accumulated_submission_time += self.runtime.max_over_processes(
+                self._synchronized_now() - started
+            )
+            state.is_time_remaining = state.accumulated_submission_time < self.budget
+            if not state.is_time_remaining:
+                return
+        state.last_eval_submission_time = state.accumulated_submission_time
+        started = clock()
+        metrics = self.workload.eval_model(
+            self.workload.eval_batch_size,
+            self.params,
+            self.model_state,
+            self.eval_rng,
+            self.options.data_dir,
+            state.global_step,
+        )
+        ended = clock()
+        state.accumulated_eval_time += ended - started
+        self._record(metrics, ended)
+
+    def _record(self, metrics: Mapping[str, float], now: float) -> None:
+        state = self.state
+        metrics = {k: float(v) for k, v in metrics.items()}
+        state.eval_results.append((state.global_step, metrics))
+        if not state.validation_goal_reached and self.workload.has_reached_validation_target(
+            metrics
+        ):
+            state.validation_goal_reached = True
+            self.time_to_target = state.accumulated_submission_time
+        test_split = self.workload.num_test_examples is not None
+        if not test_split or self.workload.has_reached_test_target(metrics):
+            state.test_goal_reached = True
+        started = self.options.clock()
+        self.writer.eval(
+            EvalRecord(
+                global_step=state.global_step,
+                accumulated_submission_time=state.accumulated_submission_time,
+                accumulated_eval_time=state.accumulated_eval_time,
+                accumulated_logging_time=state.accumulated_logging_time,
+                total_duration=now - self.start_time,
+                metrics=metrics,
+            )
+        )
+        state.accumulated_logging_time += self.options.clock() - started
+        bad = sorted(k for k, v in metrics.items() if k.endswith("loss") and not math.isfinite(v))
+        if bad:
+            raise _Diverged(f"non-finite {', '.join(bad)} at step {state.global_step}")
+
+    def _stop_status(self) -> TrialStatus | None:
+        state = self.state
+        ended = not state.is_time_remaining or state.training_complete
+        if state.validation_goal_reached and (state.test_goal_reached or ended):
+            return TrialStatus.REACHED_TARGET
+        if not state.is_time_remaining:
+            return TrialStatus.BUDGET_EXHAUSTED
+        return TrialStatus.STOPPED if state.training_complete else None
+
+    def _synchronized_now(self) -> float:
+        self.runtime.synchronize(self.optimizer_state, self.params, self.model_state)
+        return self.options.clock()
+
+    def _log_metrics(self, metrics: Mapping[str, float], global_step: int) -> None:
+        """The submission's per-step scalars; a non-finite loss ends the trial as diverged."""
+        for name, value in metrics.items():
+            if "loss" in name and not math.isfinite(float(value)):
+                self.non_finite_logged = f"non-finite {name} logged at step {global_step}"

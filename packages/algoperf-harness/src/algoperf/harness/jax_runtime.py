@@ -1,0 +1,48 @@
+"""JAX runtime: threefry keys (the reference's `PRNGKey` layout), `block_until_ready`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf.api import Framework, HardwareInfo
+
+
+class JaxRuntime:
+    """Runtime of JAX trials; all local devices take part (the workload shards over them)."""
+
+    framework = Framework.JAX
+
+    def key(self, seed: int) -> jax.Array:
+        """A raw threefry key holding all 64 bits of `seed` (x64 mode is not needed)."""
+        words = np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+        return jnp.asarray(words)
+
+    def split(self, key: jax.Array, num: int) -> list[jax.Array]:
+        """`num` keys from `key`."""
+        return list(jax.random.split(key, num))
+
+    def fold_in(self, key: jax.Array, data: int) -> jax.Array:
+        """`key` folded with `data`."""
+        return jax.random.fold_in(key, data)
+
+    def synchronize(self, *trees: Any) -> None:
+        """Block until every array in `trees` is computed."""
+        jax.block_until_ready(trees)
+
+    def hardware(self) -> HardwareInfo:
+        """Kind and number of the local devices."""
+        devices = jax.local_devices()
+        return HardwareInfo(device_kind=devices[0].device_kind, device_count=len(devices))
+
+    def max_over_processes(self, seconds: float) -> float:
+        """One process drives all devices: its time is the time."""
+        return seconds
+
+
+def runtime() -> JaxRuntime:
+    """The JAX runtime."""
+    return JaxRuntime()
