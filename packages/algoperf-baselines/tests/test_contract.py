@@ -1,0 +1,140 @@
+"""One contract suite over every baseline in both frameworks (style P4), and the public API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from algoperf.api import (
+    FixedPoints,
+    Ruleset,
+    SearchSpace,
+    UnknownNameError,
+    load_search_space,
+    load_submission,
+)
+from algoperf.baselines import (
+    NADAMW_SELF_TUNING,
+    baseline_names,
+    get_baseline,
+    search_space_path,
+    submission_path,
+)
+
+FRAMEWORKS = ("jax", "pytorch")
+CASES = [(name, fw) for name in baseline_names() for fw in FRAMEWORKS]
+EXTERNAL = baseline_names(Ruleset.EXTERNAL)
+
+# reference-spec 6.4: the external-tuning NAdamW baseline's 5 points.
+NADAMW_POINTS = [
+    (0.0, 0.1, 0.001308209823469072, 0.02686663061, 0.9981232922116359, 0.16375311233774334, 0.1),
+    (0.0, 0.2, 0.0008445074561975979, 0.11042418465, 0.9978504782314613, 0.08135402759553023, 0.05),
+    (0.0, 0.0, 0.001308209823469072, 0.02686663061, 0.9981232922116359, 0.16375311233774334, 0.1),
+    (0.0, 0.0, 0.004958460849689891, 0.13625575743, 0.6291854735396584, 0.1147386261512052, 0.02),
+    (0.1, 0.0, 0.0017486387539278373, 0.06733926164, 0.9955159689799007, 0.08121616522670176, 0.02),
+]
+NADAMW_KEYS = (
+    "dropout_rate",
+    "label_smoothing",
+    "learning_rate",
+    "one_minus_beta1",
+    "beta2",
+    "weight_decay",
+    "warmup_factor",
+)
+
+
+@pytest.mark.parametrize(("name", "framework"), CASES)
+def test_load_submission_accepts_every_baseline(name: str, framework: str) -> None:
+    submission = load_submission(submission_path(name, framework))
+    assert submission.path.parent.name == framework
+    assert (submission.prepare_for_eval is not None) == (name == "schedule_free_adamw")
+    assert submission.get_batch_size("digits_mlp") == 128
+    assert submission.get_batch_size("imagenet_resnet_silu") == 512
+    with pytest.raises(ValueError, match="unknown workload"):
+        submission.get_batch_size("imagenet_resnet_tanh_typo")
+    queue = iter([{"batch": 1}, {"batch": 2}])
+    assert submission.data_selection(
+        workload=None,
+        input_queue=queue,
+        optimizer_state=None,
+        current_param_container=None,
+        model_state=None,
+        hyperparameters=None,
+        global_step=0,
+        rng=None,
+    ) == {"batch": 1}
+
+
+@pytest.mark.parametrize(("name", "framework"), [(n, f) for n in EXTERNAL for f in FRAMEWORKS])
+def test_external_baselines_need_hyperparameters(name: str, framework: str) -> None:
+    submission = load_submission(submission_path(name, framework))
+    with pytest.raises(ValueError, match="needs hyperparameters"):
+        submission.init_optimizer_state(
+            workload=None, model_params=None, model_state=None, hyperparameters=None, rng=None
+        )
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_self_tuning_nadamw_uses_its_fixed_point(framework: str) -> None:
+    module = load_submission(submission_path("nadamw_self_tuning", framework)).module
+    assert module.BASELINE.fixed_hyperparameters == NADAMW_SELF_TUNING
+    assert "label_smoothing" not in NADAMW_SELF_TUNING
+    assert NADAMW_SELF_TUNING.learning_rate == 0.0017486387539278373
+
+
+@pytest.mark.parametrize("name", EXTERNAL)
+def test_every_search_space_validates(name: str) -> None:
+    space = load_search_space(search_space_path(name))
+    if name == "nadamw":
+        assert isinstance(space, FixedPoints)
+        return
+    assert isinstance(space, SearchSpace)
+    params = space.parameters
+    assert {
+        "learning_rate",
+        "weight_decay",
+        "warmup_factor",
+        "label_smoothing",
+        "dropout_rate",
+    } <= set(params)
+    assert params["warmup_factor"].feasible_points == (0.05,)
+
+
+def test_nadamw_search_space_is_the_reference_list_of_five_points() -> None:
+    data = json.loads(search_space_path("nadamw").read_text())
+    assert [tuple(p[k] for k in NADAMW_KEYS) for p in data] == NADAMW_POINTS
+
+
+def test_archived_ranges_match_the_reference() -> None:
+    adamw = load_search_space(search_space_path("adamw")).parameters
+    assert (adamw["one_minus_beta1"].min, adamw["one_minus_beta1"].max) == (2e-2, 0.5)
+    momentum = load_search_space(search_space_path("momentum")).parameters
+    assert (momentum["learning_rate"].min, momentum["learning_rate"].max) == (2e-2, 5.0)
+    assert momentum["end_factor"].feasible_points == (1e-3, 1e-2)
+    assert search_space_path("nesterov").read_text() == search_space_path("momentum").read_text()
+    sam = load_search_space(search_space_path("sam")).parameters
+    assert sam["rho"].feasible_points == (0.01, 0.02, 0.05)
+    assert "beta2" not in load_search_space(search_space_path("adafactor")).parameters
+
+
+def test_catalog_errors_name_the_fix() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean 'nadamw'"):
+        get_baseline("nadamww")
+    with pytest.raises(ValueError, match="self-tuning"):
+        search_space_path("nadamw_self_tuning")
+    with pytest.raises(ValueError, match="tensorflow"):
+        submission_path("nadamw", "tensorflow")
+    assert baseline_names(Ruleset.SELF) == ("nadamw_self_tuning",)
+
+
+def test_importing_the_package_imports_no_framework() -> None:
+    code = (
+        "import sys, algoperf.baselines as b; b.submission_path('nadamw', 'jax'); "
+        "print(sorted({'jax', 'torch', 'optax'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
