@@ -37,6 +37,9 @@ class FakeRuntime:
     def fold_in(self, key, data):
         return hash((key, "fold", data)) % 2**31
 
+    def step_keys(self, key, first_step, count):
+        return [self.split(self.fold_in(key, s), 4) for s in range(first_step, first_step + count)]
+
     def synchronize(self, *trees):
         pass
 

@@ -122,3 +122,16 @@ def test_plan_errors():
         plan_trials(plan(search_space=None))
     with pytest.raises(ValueError, match="take no search space"):
         plan_trials(plan(ruleset=api.Ruleset.SELF))
+
+
+@pytest.mark.parametrize("framework", ["jax", "pytorch"])
+def test_bulk_step_keys_equal_per_step_derivation(framework):
+    from algoperf.harness import get_runtime
+
+    runtime = get_runtime(framework)
+    key = runtime.key(2**40 + 5)
+    block = runtime.step_keys(key, 7, 3)
+    for i in range(3):
+        expected = np.stack([np.asarray(k) for k in runtime.split(runtime.fold_in(key, 7 + i), 4)])
+        np.testing.assert_array_equal(np.asarray(block[i]), expected)
+    assert len({np.asarray(k).tobytes() for k in block.reshape(-1, 2)}) == 12

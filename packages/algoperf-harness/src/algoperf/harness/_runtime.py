@@ -26,6 +26,12 @@ class Runtime(Protocol):
     def fold_in(self, key: Any, data: int) -> Any:
         """A key for `data` (e.g. the step number), derived from `key`."""
 
+    def step_keys(self, key: Any, first_step: int, count: int) -> Any:
+        """Keys of steps `first_step ..`: item i is `split(fold_in(key, first_step + i), 4)`.
+
+        Derived in bulk so that the per-step cost of the loop stays negligible.
+        """
+
     def synchronize(self, *trees: Any) -> None:
         """Wait until the device has finished computing `trees`, before a clock read."""
 

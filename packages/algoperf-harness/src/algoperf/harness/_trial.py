@@ -34,6 +34,8 @@ from algoperf.harness._runtime import Runtime
 from algoperf.harness._writer import TrialWriter
 
 Clock = Callable[[], float]
+KEY_BLOCK = 1024
+"""Steps whose random keys are derived together."""
 
 
 @dataclass
@@ -138,6 +140,8 @@ class _TrialLoop:
         self.time_to_target: float | None = None
         self.start_time = 0.0
         self.non_finite_logged: str | None = None
+        self.key_block: Any = ()
+        self.key_block_start = 0
 
     def run(self) -> TrialStatus:
         """Set up (untimed), then train until a stopping rule fires."""
@@ -180,9 +184,8 @@ class _TrialLoop:
         workload.attach_metrics_logger(self._log_metrics)
 
     def _step(self) -> None:
-        state, runtime = self.state, self.runtime
-        step_rng = runtime.fold_in(self.loop_rng, state.global_step)
-        select_rng, update_rng, self.prepare_rng, self.eval_rng = runtime.split(step_rng, 4)
+        state = self.state
+        select_rng, update_rng, self.prepare_rng, self.eval_rng = self._keys(state.global_step)
         common = dict(
             workload=self.workload,
             optimizer_state=self.optimizer_state,
@@ -213,6 +216,14 @@ class _TrialLoop:
             state.training_complete = True
         if self.non_finite_logged:
             raise _Diverged(self.non_finite_logged)
+
+    def _keys(self, step: int) -> Any:
+        """This step's four keys, from a block derived ahead in one call."""
+        first = self.key_block_start
+        if not first <= step < first + len(self.key_block):
+            self.key_block_start = step
+            self.key_block = self.runtime.step_keys(self.loop_rng, step, KEY_BLOCK)
+        return self.key_block[step - self.key_block_start]
 
     def _eval_due(self) -> bool:
         state = self.state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -29,6 +30,10 @@ class JaxRuntime:
         """`key` folded with `data`."""
         return jax.random.fold_in(key, data)
 
+    def step_keys(self, key: jax.Array, first_step: int, count: int) -> np.ndarray:
+        """`(count, 4, 2)` keys on the host; one device call for all of them."""
+        return np.asarray(_step_keys(key, first_step, count))
+
     def synchronize(self, *trees: Any) -> None:
         """Block until every array in `trees` is computed."""
         jax.block_until_ready(trees)
@@ -41,6 +46,12 @@ class JaxRuntime:
     def max_over_processes(self, seconds: float) -> float:
         """One process drives all devices: its time is the time."""
         return seconds
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _step_keys(key: jax.Array, first_step: int, count: int) -> jax.Array:
+    steps = first_step + jnp.arange(count)
+    return jax.vmap(lambda step: jax.random.split(jax.random.fold_in(key, step), 4))(steps)
 
 
 def runtime() -> JaxRuntime:

@@ -34,6 +34,11 @@ class TorchRuntime:
         words = np.random.SeedSequence([*key.tolist(), data]).generate_state(2, dtype=np.uint32)
         return words
 
+    def step_keys(self, key: np.ndarray, first_step: int, count: int) -> np.ndarray:
+        """`(count, 4, 2)` keys: each step's key split in 4."""
+        steps = range(first_step, first_step + count)
+        return np.stack([np.stack(self.split(self.fold_in(key, s), 4)) for s in steps])
+
     def synchronize(self, *trees: Any) -> None:
         """Wait for queued CUDA work (nothing to wait for on the CPU)."""
         del trees
