@@ -5,7 +5,12 @@ import pytest
 
 from algoperf import api
 from algoperf.workloads._data import ArrayDataset, pad_batch, seed_from_rng, shard_for_rank
-from algoperf.workloads._metrics import classification_sums, eval_all_splits
+from algoperf.workloads._metrics import (
+    binary_cross_entropy,
+    classification_sums,
+    eval_all_splits,
+    mean_of_sums,
+)
 from algoperf.workloads.digits import data
 
 
@@ -63,13 +68,30 @@ def test_classification_sums_ignore_padding():
     )
 
 
-def test_eval_all_splits_divides_the_summed_batches():
+def test_mean_of_sums_divides_by_the_weight():
+    sums = {"loss": 3.0, "accuracy": 1.0, "num_examples": 2.0}
+    assert mean_of_sums(sums) == {"loss": 1.5, "accuracy": 0.5, "num_examples": 2.0}
+
+
+def test_binary_cross_entropy_is_stable_and_exact():
+    logits = np.array([0.0, 2.0, -800.0, 800.0])
+    targets = np.array([1.0, 0.0, 1.0, 0.0])
+    expected = [np.log(2.0), 2.0 + np.log1p(np.exp(-2.0)), 800.0, 800.0]
+    np.testing.assert_allclose(binary_cross_entropy(logits, targets), expected, rtol=1e-12)
+
+
+def test_eval_all_splits_prefixes_each_split():
     spec = api.get_workload_spec("digits_mlp")
-    batch = {"loss": 3.0, "accuracy": 1.0, "num_examples": 2.0}
-    result = eval_all_splits(spec, lambda split, n: [batch, batch])
+    seen = []
+
+    def eval_split(split, n):
+        seen.append((split, n))
+        return {"accuracy": 0.5, "num_examples": float(n)}
+
+    result = eval_all_splits(spec, eval_split)
+    assert seen == [("eval_train", 256), ("validation", 250), ("test", 250)]
     assert result["validation/accuracy"] == 0.5
-    assert result["train/loss"] == 1.5
-    assert result["test/num_examples"] == 4.0
+    assert result["test/num_examples"] == 250.0
     assert "train/num_examples" not in result
 
 

@@ -20,6 +20,7 @@ from algoperf.workloads import (
 def test_import_leaves_frameworks_out():
     code = (
         "import sys, algoperf.workloads, algoperf.workloads.digits.data\n"
+        "import algoperf.workloads.ogbg.workload, algoperf.workloads.criteo1tb.workload\n"
         "bad = [m for m in ('jax', 'flax', 'optax', 'torch') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -49,9 +50,13 @@ def test_get_workload_builds_the_registered_spec(framework):
 def test_unknown_and_unimplemented_names():
     with pytest.raises(api.UnknownNameError, match="did you mean 'digits_mlp'"):
         get_workload("digits_mpl", "jax")
-    with pytest.raises(api.UnknownNameError, match="implemented workloads: digits_mlp, digits_cnn"):
+    with pytest.raises(
+        api.UnknownNameError, match="implemented workloads: digits_mlp, digits_cnn, ogbg"
+    ):
         get_workload("mnist", "jax")
-    assert implemented_workloads() == ("digits_mlp", "digits_cnn")
+    assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
+    variants = {s.name for base in ("ogbg", "criteo1tb") for s in api.variants_of(base)}
+    assert {"ogbg", "criteo1tb", "criteo1tb_test", *variants} == set(implemented_workloads()[2:])
 
 
 @pytest.mark.parametrize(("framework", "missing"), [("jax", "flax"), ("pytorch", "torch")])

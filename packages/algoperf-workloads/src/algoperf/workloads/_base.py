@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from algoperf.api import Batch, RuleVersion, Split, Workload, WorkloadSpec
-from algoperf.workloads._data import ArrayDataset, NumpyBatch, seed_from_rng
-from algoperf.workloads._metrics import MetricSums, eval_all_splits
+from algoperf.workloads._data import Dataset, NumpyBatch, seed_from_rng
+from algoperf.workloads._metrics import MetricSums, add_sums, eval_all_splits, mean_of_sums
 
 
 class NumpyDataWorkload(Workload):
     """Batching and the eval loop, written once; frameworks only place batches and run models.
 
-    Subclasses load their `ArrayDataset`, move a numpy batch onto devices (`place_batch`) and
-    turn a numpy eval batch into weighted metric sums (`eval_batch_sums`).
+    Workloads load their `Dataset` and turn eval outputs into metrics (`metric_sums`, or
+    `split_metrics` for metrics that are not sums); the framework halves place batches on
+    devices (`place_batch`), run the eval forward pass (`eval_outputs`) and combine results
+    across processes.
     """
 
     def __init__(
@@ -23,26 +27,80 @@ class NumpyDataWorkload(Workload):
     ) -> None:
         super().__init__(spec, rules)
         self.synthetic = synthetic
-        """Random data with the real shapes, dtypes and split sizes instead of the dataset."""
-        self._datasets: dict[str | None, ArrayDataset] = {}
+        """Random data with the real shapes and dtypes (and small splits) instead of the dataset."""
+        self._datasets: dict[str | None, Dataset] = {}
 
     @abc.abstractmethod
-    def load_dataset(self, data_dir: str | None) -> ArrayDataset:
+    def load_dataset(self, data_dir: str | None) -> Dataset:
         """The dataset's splits (synthetic ones when `self.synthetic`)."""
 
     @abc.abstractmethod
     def place_batch(self, batch: NumpyBatch) -> Batch:
         """A global numpy batch as this framework's (sharded) arrays."""
 
+    @property
     @abc.abstractmethod
-    def eval_batch_sums(self, params: Any, model_state: Any, batch: NumpyBatch) -> MetricSums:
-        """Weighted metric sums of one global eval batch, summed over all devices."""
+    def num_batch_shards(self) -> int:
+        """Devices (JAX) or processes (PyTorch) a global batch is split over."""
 
-    def dataset(self, data_dir: str | None) -> ArrayDataset:
+    @abc.abstractmethod
+    def eval_outputs(
+        self, params: Any, model_state: Any, batch: NumpyBatch
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eval-mode (logits, targets, weights) of this process's part of a global batch."""
+
+    @abc.abstractmethod
+    def sum_over_processes(self, sums: MetricSums) -> MetricSums:
+        """`sums` added over all processes (identity for a single process)."""
+
+    @abc.abstractmethod
+    def gather_over_processes(self, array: np.ndarray) -> np.ndarray:
+        """Every process's `array` concatenated on axis 0 in rank order."""
+
+    def metric_sums(
+        self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray
+    ) -> MetricSums:
+        """Weighted metric sums of one eval batch, plus the total weight as 'num_examples'."""
+        raise NotImplementedError(
+            f"{type(self).__name__} defines neither metric_sums nor split_metrics"
+        )
+
+    def split_metrics(
+        self, params: Any, model_state: Any, batches: Iterable[NumpyBatch]
+    ) -> dict[str, float]:
+        """Final metrics of one split (with 'num_examples'): sums over batches and processes.
+
+        Summed once per split, then divided, so results depend on neither batch size nor
+        device count. Workloads with metrics that are not sums override this.
+        """
+        total: MetricSums = {}
+        for batch in batches:
+            total = add_sums(
+                total, self.metric_sums(*self.eval_outputs(params, model_state, batch))
+            )
+        return mean_of_sums(self.sum_over_processes(total))
+
+    def dataset(self, data_dir: str | None) -> Dataset:
         """The dataset, loaded once per `data_dir`."""
         if data_dir not in self._datasets:
             self._datasets[data_dir] = self.load_dataset(data_dir)
         return self._datasets[data_dir]
+
+    def eval_size(self, split: Split, num_examples: int, data_dir: str | None) -> int:
+        """Examples of `split` to evaluate: the spec's count, or all of a smaller synthetic split.
+
+        Raises:
+            ValueError: if real data holds fewer examples than the spec says (incomplete data).
+        """
+        available = self.dataset(data_dir).num_examples("train" if split == "eval_train" else split)
+        if self.synthetic:
+            return min(num_examples, available)
+        if available < num_examples:
+            raise ValueError(
+                f"{self.name}: the {split} split has {available} examples but the spec needs "
+                f"{num_examples}; the dataset under {data_dir!r} is incomplete, prepare it again"
+            )
+        return num_examples
 
     def numpy_batches(
         self, data_rng: Any, split: Split, data_dir: str | None, global_batch_size: int
@@ -51,7 +109,9 @@ class NumpyDataWorkload(Workload):
         data = self.dataset(data_dir)
         if split == "train":
             return data.train_batches(seed_from_rng(data_rng), global_batch_size)
-        num = self.num_eval_train_examples if split == "eval_train" else None
+        num = None
+        if split == "eval_train":
+            num = self.eval_size(split, self.num_eval_train_examples, data_dir)
         return data.eval_batches(split, global_batch_size, num)
 
     def build_input_queue(
@@ -75,8 +135,9 @@ class NumpyDataWorkload(Workload):
         del rng, global_step
         data = self.dataset(data_dir)
 
-        def eval_split(split: str, num_examples: int) -> Iterator[MetricSums]:
-            for batch in data.eval_batches(split, global_batch_size, num_examples):
-                yield self.eval_batch_sums(params, model_state, batch)
+        def eval_split(split: str, num_examples: int) -> dict[str, float]:
+            num = self.eval_size(split, num_examples, data_dir)  # type: ignore[arg-type]
+            batches = data.eval_batches(split, global_batch_size, num)
+            return self.split_metrics(params, model_state, batches)
 
         return eval_all_splits(self.spec, eval_split)

@@ -10,12 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-NumpyBatch = dict[str, np.ndarray]
-"""A batch as numpy arrays with a leading batch axis: 'inputs', 'targets' and 'weights'."""
+NumpyBatch = dict[str, Any]
+"""A batch of numpy arrays with a leading batch axis: 'inputs', 'targets' and 'weights'.
+
+'inputs' is an array, or a NamedTuple of arrays for structured inputs such as graphs.
+"""
+
+
+class Dataset(Protocol):
+    """What a workload needs from its data: split sizes, training and eval batches."""
+
+    def num_examples(self, split: str) -> int:
+        """Number of examples in `split` ('train', 'validation' or 'test')."""
+        ...
+
+    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+        """Infinite shuffled global training batches."""
+        ...
+
+    def eval_batches(
+        self, split: str, global_batch_size: int, num_examples: int | None = None
+    ) -> Iterator[NumpyBatch]:
+        """One ordered pass over the first `num_examples` of `split`, padded to full batches."""
+        ...
 
 
 def seed_from_rng(rng: Any) -> int:

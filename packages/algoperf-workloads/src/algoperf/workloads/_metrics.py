@@ -1,12 +1,13 @@
 """Numpy metrics shared by both frameworks: one implementation, so they cannot disagree.
 
-Each eval batch gives weighted *sums* (padding has weight 0); sums are added over batches and
+Most metrics are weighted *sums* per eval batch (padding has weight 0), added over batches and
 devices and divided once at the end, so results do not depend on batch size or device count.
+Metrics that are not sums (OGBG's mean average precision) are computed once per split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -35,22 +36,37 @@ def classification_sums(logits: np.ndarray, labels: np.ndarray, weights: np.ndar
     }
 
 
+def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Element-wise sigmoid cross-entropy of 0/1 `targets`, in float64 (log-sigmoid form)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    # -[y log s(x) + (1-y) log s(-x)] = y softplus(-x) + (1-y) softplus(x)
+    return targets * np.logaddexp(0.0, -logits) + (1.0 - targets) * np.logaddexp(0.0, logits)
+
+
 def add_sums(a: Mapping[str, float], b: Mapping[str, float]) -> MetricSums:
     """Element-wise sum of two `MetricSums` (either may be empty)."""
     return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in {*a, *b}}
 
 
+def mean_of_sums(sums: Mapping[str, float]) -> dict[str, float]:
+    """Each sum divided by the total weight; 'num_examples' is kept as it is."""
+    count = sums["num_examples"]
+    return {k: (v if k == "num_examples" else v / count) for k, v in sums.items()}
+
+
 def eval_all_splits(
-    spec: WorkloadSpec, eval_split: Callable[[str, int], Iterable[MetricSums]]
+    spec: WorkloadSpec, eval_split: Callable[[str, int], Mapping[str, float]]
 ) -> dict[str, float]:
     """Evaluate eval_train, validation and test; keys like 'validation/accuracy'.
 
     Args:
         spec: the workload's metadata (split sizes).
-        eval_split: `(split, num_examples)` to the metric sums of each of its batches.
+        eval_split: `(split, num_examples)` to that split's final metrics, including the
+            number of examples evaluated under 'num_examples'.
 
     Returns:
-        Mean metrics per split prefix ('train/', 'validation/', 'test/') plus
+        Metrics per split prefix ('train/', 'validation/', 'test/') plus
         'validation/num_examples' and 'test/num_examples'.
     """
     splits = [("train", "eval_train", spec.num_eval_train_examples)]
@@ -59,11 +75,9 @@ def eval_all_splits(
         splits.append(("test", "test", spec.num_test_examples))
     results: dict[str, float] = {}
     for prefix, split, num_examples in splits:
-        total: MetricSums = {}
-        for sums in eval_split(split, num_examples):
-            total = add_sums(total, sums)
-        count = total.pop("num_examples")
-        results |= {f"{prefix}/{k}": v / count for k, v in total.items()}
+        metrics = dict(eval_split(split, num_examples))
+        count = metrics.pop("num_examples")
+        results |= {f"{prefix}/{k}": v for k, v in metrics.items()}
         if prefix != "train":
             results[f"{prefix}/num_examples"] = count
     return results

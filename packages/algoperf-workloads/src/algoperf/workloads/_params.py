@@ -4,22 +4,43 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from algoperf.api import ParameterType
 
+_KERNEL_TYPES = {2: ParameterType.WEIGHT, 4: ParameterType.CONV_WEIGHT}
 
-def param_type_from_shape(shape: tuple[int, ...]) -> ParameterType:
-    """Parameter type by rank (nanoGPT-style structural rule): 1-D bias, 2-D weight, 4-D conv.
 
-    Only for models without normalisation layers, whose parameters are told apart by rank.
+def flax_param_types(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A tree of `ParameterType` for Flax linen parameters, told apart by each module's leaves.
+
+    A structural rule, not name matching: Dense and Conv own {'kernel', 'bias'} (the kernel's
+    rank tells them apart), LayerNorm owns {'scale', 'bias'} and Embed owns {'embedding'}.
+    Flax BatchNorm's parameters look like LayerNorm's, so models with batch norm need their
+    own rule.
+
+    Raises:
+        ValueError: for a module whose leaves fit none of these.
     """
-    types = {1: ParameterType.BIAS, 2: ParameterType.WEIGHT, 4: ParameterType.CONV_WEIGHT}
-    try:
-        return types[len(shape)]
-    except KeyError:
-        raise ValueError(f"no structural parameter type for shape {shape}") from None
+    leaves = {k for k, v in params.items() if not isinstance(v, Mapping)}
+    if not leaves:
+        return {k: flax_param_types(v) for k, v in params.items()}
+    if leaves != set(params):
+        raise ValueError(f"module mixes parameters and submodules: {sorted(params)}")
+    if "kernel" in leaves and leaves <= {"kernel", "bias"}:
+        kernel_type = _KERNEL_TYPES.get(len(params["kernel"].shape))
+        if kernel_type is not None:
+            return {"kernel": kernel_type} | (
+                {"bias": ParameterType.BIAS} if "bias" in leaves else {}
+            )
+    if "scale" in leaves and leaves <= {"scale", "bias"}:
+        types = {"scale": ParameterType.LAYER_NORM_SCALE, "bias": ParameterType.LAYER_NORM_BIAS}
+        return {k: types[k] for k in leaves}
+    if leaves == {"embedding"}:
+        return {"embedding": ParameterType.EMBEDDING}
+    raise ValueError(f"no parameter-type rule for a module with parameters {sorted(params)}")
 
 
 class Layout(enum.Enum):

@@ -42,17 +42,35 @@ class Implementation:
 _REQUIRED = MappingProxyType(
     {Framework.JAX: ("jax", "flax", "optax"), Framework.PYTORCH: ("torch",)}
 )
-_DIGITS_JAX = Implementation("algoperf.workloads.digits.jax_workload", "DigitsWorkload")
-_DIGITS_TORCH = Implementation("algoperf.workloads.digits.torch_workload", "DigitsWorkload")
+
+
+def _both(package: str, cls: str) -> Mapping[Framework, Implementation]:
+    """A workload class of the same name in `package`'s jax_workload and torch_workload."""
+    return MappingProxyType(
+        {
+            Framework.JAX: Implementation(f"algoperf.workloads.{package}.jax_workload", cls),
+            Framework.PYTORCH: Implementation(f"algoperf.workloads.{package}.torch_workload", cls),
+        }
+    )
+
+
+_DIGITS = _both("digits", "DigitsWorkload")
+_OGBG = _both("ogbg", "OgbgWorkload")
+_CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
-        "digits_mlp": MappingProxyType(
-            {Framework.JAX: _DIGITS_JAX, Framework.PYTORCH: _DIGITS_TORCH}
-        ),
-        "digits_cnn": MappingProxyType(
-            {Framework.JAX: _DIGITS_JAX, Framework.PYTORCH: _DIGITS_TORCH}
-        ),
+        "digits_mlp": _DIGITS,
+        "digits_cnn": _DIGITS,
+        "ogbg": _OGBG,
+        "ogbg_gelu": _OGBG,
+        "ogbg_silu": _OGBG,
+        "ogbg_model_size": _OGBG,
+        "criteo1tb": _CRITEO,
+        "criteo1tb_layernorm": _CRITEO,
+        "criteo1tb_embed_init": _CRITEO,
+        "criteo1tb_resnet": _CRITEO,
+        "criteo1tb_test": _CRITEO,
     }
 )
 """Workload name to its implementation per framework."""

@@ -21,7 +21,7 @@ from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
 from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import NumpyBatch
 from algoperf.workloads._metrics import MetricSums, classification_sums
-from algoperf.workloads._params import param_type_from_shape
+from algoperf.workloads._params import flax_param_types
 
 
 def batch_mesh() -> Mesh:
@@ -55,12 +55,26 @@ class JaxWorkload(NumpyDataWorkload):
         """The Flax module."""
 
     @abc.abstractmethod
-    def example_inputs(self) -> np.ndarray:
-        """A one-example input batch, for shape inference at initialisation."""
+    def example_inputs(self) -> Any:
+        """A small input batch, for shape inference at initialisation."""
+
+    @property
+    def num_batch_shards(self) -> int:
+        """The local devices of the mesh."""
+        return self.mesh.size
+
+    def abstract_params(self) -> Any:
+        """Parameter shapes and dtypes (`jax.ShapeDtypeStruct`), computed without allocating."""
+        init = jax.eval_shape(
+            lambda: self.model.init(
+                {"params": jax.random.PRNGKey(0)}, self.example_inputs(), train=False
+            )
+        )
+        return init["params"]
 
     def place_batch(self, batch: NumpyBatch) -> dict[str, jax.Array]:
         """The global batch as arrays sharded over the mesh's batch axis."""
-        size, devices = len(batch["targets"]), self.mesh.size
+        size, devices = len(batch["targets"]), self.mesh.size  # every leaf's axis 0 is sharded
         if size % devices:
             raise ValueError(
                 f"global batch size {size} is not divisible by the {devices} local devices"
@@ -69,10 +83,12 @@ class JaxWorkload(NumpyDataWorkload):
 
     def init_model_fn(self, rng: jax.Array) -> tuple[Any, Any]:
         """Parameters replicated over the mesh, and no model state."""
-        variables = self.model.init({"params": rng}, self.example_inputs(), train=False)
+        # One compiled init instead of op-by-op dispatch (seconds for message-passing models).
+        init = jax.jit(self.model.init, static_argnames="train")
+        variables = init({"params": rng}, self.example_inputs(), train=False)
         params = variables["params"]
         self._param_shapes = jax.tree.map(lambda p: p.shape, params)
-        self._param_types = jax.tree.map(lambda p: param_type_from_shape(p.shape), params)
+        self._param_types = flax_param_types(params)
         return jax.device_put(params, self.replicated), None
 
     def is_output_params(self, param_key: str) -> bool:
@@ -107,6 +123,21 @@ class JaxWorkload(NumpyDataWorkload):
         logits, _ = self.model_fn(params, batch, model_state, ForwardPassMode.EVAL, None, False)
         return logits
 
+    def eval_outputs(
+        self, params: Any, model_state: Any, batch: NumpyBatch
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eval logits of the whole global batch, gathered to the host, with its labels."""
+        logits = np.asarray(self._eval_logits(params, model_state, self.place_batch(batch)))
+        return logits, batch["targets"], batch["weights"]
+
+    def sum_over_processes(self, sums: MetricSums) -> MetricSums:
+        """The sums as they are: one process sees every local device's results."""
+        return sums
+
+    def gather_over_processes(self, array: np.ndarray) -> np.ndarray:
+        """The array as it is: one process sees every local device's results."""
+        return array
+
 
 class JaxClassificationWorkload(JaxWorkload):
     """Softmax cross-entropy over integer targets; accuracy and loss metrics."""
@@ -133,7 +164,8 @@ class JaxClassificationWorkload(JaxWorkload):
             "per_example": per_example,
         }
 
-    def eval_batch_sums(self, params: Any, model_state: Any, batch: NumpyBatch) -> MetricSums:
-        """Loss and accuracy sums of a global batch, from logits gathered to the host."""
-        logits = np.asarray(self._eval_logits(params, model_state, self.place_batch(batch)))
-        return classification_sums(logits, batch["targets"], batch["weights"])
+    def metric_sums(
+        self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray
+    ) -> MetricSums:
+        """Loss and accuracy sums (numpy, shared with PyTorch)."""
+        return classification_sums(logits, targets, weights)

@@ -13,17 +13,17 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
+from algoperf.api import ForwardPassMode, LossOutput, ParameterType, RuleVersion, WorkloadSpec
 from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import NumpyBatch, seed_from_rng, shard_for_rank
 from algoperf.workloads._metrics import MetricSums, classification_sums
-from algoperf.workloads._params import param_type_from_shape
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,30 @@ def init_distributed() -> TorchRuntime:
     return TorchRuntime.current()
 
 
+_MODULE_PARAM_TYPES: dict[type[nn.Module], dict[str, ParameterType]] = {
+    nn.Linear: {"weight": ParameterType.WEIGHT, "bias": ParameterType.BIAS},
+    nn.Conv2d: {"weight": ParameterType.CONV_WEIGHT, "bias": ParameterType.BIAS},
+    nn.LayerNorm: {"weight": ParameterType.LAYER_NORM_SCALE, "bias": ParameterType.LAYER_NORM_BIAS},
+    nn.Embedding: {"weight": ParameterType.EMBEDDING},
+}
+
+
+def torch_param_types(model: nn.Module) -> dict[str, ParameterType]:
+    """`ParameterType` per parameter name, by the type of the module that owns it.
+
+    Raises:
+        ValueError: for a parameter of a module type without a rule.
+    """
+    types = {}
+    for prefix, module in model.named_modules():
+        for name, _ in module.named_parameters(recurse=False):
+            rule = _MODULE_PARAM_TYPES.get(type(module), {})
+            if name not in rule:
+                raise ValueError(f"no parameter-type rule for {type(module).__name__}.{name}")
+            types[f"{prefix}.{name}" if prefix else name] = rule[name]
+    return types
+
+
 class TorchWorkload(NumpyDataWorkload):
     """A workload whose model is an `nn.Module` called as `model(x, dropout_rate=)`.
 
@@ -77,6 +101,11 @@ class TorchWorkload(NumpyDataWorkload):
     def build_model(self) -> nn.Module:
         """The module, initialised from the global torch RNG."""
 
+    @property
+    def num_batch_shards(self) -> int:
+        """The processes of the job."""
+        return self.runtime.world_size
+
     def place_batch(self, batch: NumpyBatch) -> dict[str, torch.Tensor]:
         """This rank's slice of the global batch, as tensors on its device."""
         shard = shard_for_rank(batch, self.runtime.rank, self.runtime.world_size)
@@ -89,7 +118,7 @@ class TorchWorkload(NumpyDataWorkload):
             model = self.build_model()
         named = dict(model.named_parameters())
         self._param_shapes = {k: tuple(p.shape) for k, p in named.items()}
-        self._param_types = {k: param_type_from_shape(tuple(p.shape)) for k, p in named.items()}
+        self._param_types = torch_param_types(model)
         model.to(self.runtime.device)
         if self.runtime.world_size > 1:
             ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
@@ -119,6 +148,36 @@ class TorchWorkload(NumpyDataWorkload):
             logits = params(augmented_and_preprocessed_input_batch["inputs"], dropout_rate=rate)
         return logits, model_state
 
+    def eval_outputs(
+        self, params: Any, model_state: Any, batch: NumpyBatch
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eval logits of this rank's slice of the global batch, with the slice's labels."""
+        shard = self.place_batch(batch)
+        logits, _ = self.model_fn(params, shard, model_state, ForwardPassMode.EVAL, None, False)
+        return tuple(  # type: ignore[return-value]
+            t.float().cpu().numpy() for t in (logits, shard["targets"], shard["weights"])
+        )
+
+    def sum_over_processes(self, sums: MetricSums) -> MetricSums:
+        """`sums` all-reduced over the ranks, in float64."""
+        if self.runtime.world_size == 1:
+            return sums
+        keys = sorted(sums)
+        total = torch.tensor(
+            [sums[k] for k in keys], dtype=torch.float64, device=self.runtime.device
+        )
+        dist.all_reduce(total)
+        return dict(zip(keys, total.tolist(), strict=True))
+
+    def gather_over_processes(self, array: np.ndarray) -> np.ndarray:
+        """Every rank's equally shaped `array`, concatenated on axis 0 in rank order."""
+        if self.runtime.world_size == 1:
+            return array
+        local = torch.as_tensor(array).to(self.runtime.device)
+        parts = [torch.empty_like(local) for _ in range(self.runtime.world_size)]
+        dist.all_gather(parts, local)
+        return torch.cat(parts).cpu().numpy()
+
 
 class TorchClassificationWorkload(TorchWorkload):
     """Softmax cross-entropy over integer targets; accuracy and loss metrics."""
@@ -145,20 +204,8 @@ class TorchClassificationWorkload(TorchWorkload):
             "per_example": per_example,
         }
 
-    def eval_batch_sums(self, params: Any, model_state: Any, batch: NumpyBatch) -> MetricSums:
-        """Loss and accuracy sums of this rank's slice, all-reduced over ranks."""
-        shard = self.place_batch(batch)
-        logits, _ = self.model_fn(params, shard, model_state, ForwardPassMode.EVAL, None, False)
-        sums = classification_sums(
-            logits.float().cpu().numpy(),
-            shard["targets"].cpu().numpy(),
-            shard["weights"].cpu().numpy(),
-        )
-        if self.runtime.world_size > 1:
-            keys = sorted(sums)
-            total = torch.tensor(
-                [sums[k] for k in keys], dtype=torch.float64, device=self.runtime.device
-            )
-            dist.all_reduce(total)
-            sums = dict(zip(keys, total.tolist(), strict=True))
-        return sums
+    def metric_sums(
+        self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray
+    ) -> MetricSums:
+        """Loss and accuracy sums (numpy, shared with JAX)."""
+        return classification_sums(logits, targets, weights)

@@ -7,7 +7,6 @@ maps onto the torch weight by a plain transpose. Weights use Flax's default init
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -16,19 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algoperf.workloads.digits.data import NUM_CLASSES
-
-_TRUNCATED_STD = 0.87962566103423978
-"""Standard deviation of a unit normal truncated to [-2, 2] (Flax's variance_scaling)."""
-
-
-def flax_default_init(module: nn.Module) -> None:
-    """LeCun-normal (truncated at two std) weights and zero biases, as Flax initialises."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear | nn.Conv2d):
-            fan_in = layer.weight[0].numel()
-            std = math.sqrt(1.0 / fan_in) / _TRUNCATED_STD
-            nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
-            nn.init.zeros_(layer.bias)
+from algoperf.workloads.torch_init import flax_default_init
 
 
 class MLP(nn.Module):

@@ -1,0 +1,277 @@
+"""Padded graph batching in numpy (what jraph's `dynamically_batch` did for the reference).
+
+A global batch is `num_shards` sub-batches, one per device or process, concatenated. Each
+sub-batch packs whole graphs greedily, in order, under the per-device budgets of the
+reference (pbs = per-device batch size): at most 26·pbs+1 nodes, 56·pbs edges and pbs+1
+graphs, then pads to exactly those sizes. Padding nodes and edges all belong to one padding
+graph (padding edges join the first padding node to itself); further padding graphs are
+empty. Sender and receiver indices are global within the concatenated batch, so a model
+sees one flat graph whatever the device count, and a process's slice (`shard_graph_batch`)
+only shifts them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from algoperf.workloads._data import NumpyBatch
+
+AVG_NODES_PER_GRAPH = 26
+AVG_EDGES_PER_GRAPH = 56
+"""Per-graph budgets of the reference; edges count both directions."""
+
+
+class GraphsTuple(NamedTuple):
+    """A batch of graphs as flat arrays (jraph's layout, without globals)."""
+
+    nodes: np.ndarray
+    """(N, F_node) node features."""
+    edges: np.ndarray
+    """(E, F_edge) edge features."""
+    senders: np.ndarray
+    """(E,) int32 index of each edge's source node."""
+    receivers: np.ndarray
+    """(E,) int32 index of each edge's target node."""
+    n_node: np.ndarray
+    """(G,) int32 nodes per graph; graph g owns the next n_node[g] nodes."""
+    n_edge: np.ndarray
+    """(G,) int32 edges per graph, in the same order."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Fixed sizes of one padded sub-batch."""
+
+    nodes: int
+    edges: int
+    graphs: int
+
+    @classmethod
+    def for_batch_size(cls, per_device_batch_size: int) -> Budget:
+        """The reference's budget for `per_device_batch_size` graphs per device."""
+        pbs = per_device_batch_size
+        return cls(AVG_NODES_PER_GRAPH * pbs + 1, AVG_EDGES_PER_GRAPH * pbs, pbs + 1)
+
+
+@dataclass(frozen=True)
+class GraphSplit:
+    """One split's graphs as flat arrays; edges are stored once, as in the dataset."""
+
+    nodes: np.ndarray
+    """(sum of n_node, 9) float32 atom features."""
+    edges: np.ndarray
+    """(sum of n_edge, 3) float32 bond features."""
+    edge_index: np.ndarray
+    """(sum of n_edge, 2) int32 (sender, receiver) per bond, indices local to its graph."""
+    n_node: np.ndarray
+    """(G,) int32."""
+    n_edge: np.ndarray
+    """(G,) int32 bonds per graph (before they are made bidirectional)."""
+    labels: np.ndarray
+    """(G, 128) float32 task labels 0/1, NaN where unlabelled."""
+
+    @functools.cached_property
+    def _node_start(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.n_node)])
+
+    @functools.cached_property
+    def _edge_start(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.n_edge)])
+
+    def __len__(self) -> int:
+        return len(self.n_node)
+
+    def size(self, i: int) -> tuple[int, int]:
+        """Nodes and (bidirectional) edges of graph `i`."""
+        return int(self.n_node[i]), 2 * int(self.n_edge[i])
+
+    def graph(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nodes, bidirectional edges and their (sender, receiver) local indices of graph `i`."""
+        n0, n1 = self._node_start[i], self._node_start[i + 1]
+        e0, e1 = self._edge_start[i], self._edge_start[i + 1]
+        index = self.edge_index[e0:e1]
+        both = np.concatenate([index, index[:, ::-1]])  # each bond in both directions
+        return self.nodes[n0:n1], np.concatenate([self.edges[e0:e1]] * 2), both
+
+
+def pad_graphs(split: GraphSplit, indices: Sequence[int], budget: Budget) -> NumpyBatch:
+    """Graphs `indices` of `split` as one sub-batch padded to `budget`.
+
+    Returns:
+        {'inputs': GraphsTuple, 'targets': (graphs, 128) labels with NaN→0,
+        'weights': (graphs, 128) 1 where a real graph's task is labelled, else 0}.
+    """
+    parts = [split.graph(i) for i in indices]
+    n_node = [len(p[0]) for p in parts]
+    n_edge = [len(p[1]) for p in parts]
+    num_nodes, num_edges = sum(n_node), sum(n_edge)
+    if num_nodes >= budget.nodes or num_edges > budget.edges or len(parts) >= budget.graphs:
+        raise ValueError(f"graphs of {num_nodes} nodes and {num_edges} edges exceed {budget}")
+    offsets = np.cumsum([0, *n_node])[:-1]
+    index = np.concatenate(
+        [p[2] + off for p, off in zip(parts, offsets, strict=True)] or [np.zeros((0, 2))]
+    )
+    pad_edges = budget.edges - num_edges
+    index = np.concatenate([index, np.full((pad_edges, 2), num_nodes)]).astype(np.int32)
+    feature = split.nodes.shape[1], split.edges.shape[1]
+    nodes = np.zeros((budget.nodes, feature[0]), np.float32)
+    nodes[:num_nodes] = np.concatenate([p[0] for p in parts] or [nodes[:0]])
+    edges = np.zeros((budget.edges, feature[1]), np.float32)
+    edges[:num_edges] = np.concatenate([p[1] for p in parts] or [edges[:0]])
+    pad_graph_sizes = [0] * (budget.graphs - len(parts))
+    pad_graph_sizes[0] = budget.nodes - num_nodes
+    pad_edge_sizes = [0] * (budget.graphs - len(parts))
+    pad_edge_sizes[0] = pad_edges
+    labels = np.zeros((budget.graphs, split.labels.shape[1]), np.float32)
+    labels[: len(parts)] = split.labels[list(indices)]
+    weights = (~np.isnan(labels)).astype(np.float32)
+    weights[len(parts) :] = 0.0
+    graphs = GraphsTuple(
+        nodes=nodes,
+        edges=edges,
+        senders=index[:, 0],
+        receivers=index[:, 1],
+        n_node=np.array(n_node + pad_graph_sizes, np.int32),
+        n_edge=np.array(n_edge + pad_edge_sizes, np.int32),
+    )
+    return {"inputs": graphs, "targets": np.nan_to_num(labels, nan=0.0), "weights": weights}
+
+
+def pack_graphs(split: GraphSplit, order: Iterable[int], budget: Budget) -> Iterator[NumpyBatch]:
+    """Padded sub-batches of the graphs in `order`, each packed greedily to its budget.
+
+    Raises:
+        ValueError: if one graph alone exceeds the budget.
+    """
+    current: list[int] = []
+    nodes = edges = 0
+    for i in order:
+        n, e = split.size(i)
+        if n >= budget.nodes or e > budget.edges:
+            raise ValueError(f"graph {i} ({n} nodes, {e} edges) exceeds the batch budget {budget}")
+        full = len(current) + 1 >= budget.graphs
+        if full or nodes + n >= budget.nodes or edges + e > budget.edges:
+            yield pad_graphs(split, current, budget)
+            current, nodes, edges = [], 0, 0
+        current.append(i)
+        nodes, edges = nodes + n, edges + e
+    if current:
+        yield pad_graphs(split, current, budget)
+
+
+def concat_graph_batches(parts: Sequence[NumpyBatch]) -> NumpyBatch:
+    """Sub-batches concatenated into one batch, node indices shifted to stay global."""
+    offsets = np.cumsum([0] + [len(p["inputs"].nodes) for p in parts[:-1]])
+    inputs = [p["inputs"] for p in parts]
+    graphs = GraphsTuple(
+        nodes=np.concatenate([g.nodes for g in inputs]),
+        edges=np.concatenate([g.edges for g in inputs]),
+        senders=np.concatenate([g.senders + o for g, o in zip(inputs, offsets, strict=True)]),
+        receivers=np.concatenate([g.receivers + o for g, o in zip(inputs, offsets, strict=True)]),
+        n_node=np.concatenate([g.n_node for g in inputs]),
+        n_edge=np.concatenate([g.n_edge for g in inputs]),
+    )
+    return {
+        "inputs": graphs._replace(
+            senders=graphs.senders.astype(np.int32), receivers=graphs.receivers.astype(np.int32)
+        ),
+        "targets": np.concatenate([p["targets"] for p in parts]),
+        "weights": np.concatenate([p["weights"] for p in parts]),
+    }
+
+
+def shard_graph_batch(batch: NumpyBatch, rank: int, world_size: int) -> NumpyBatch:
+    """The `rank`-th of `world_size` equal slices of a global graph batch, indices made local.
+
+    Every leading axis is cut into equal parts; a rank's part holds whole sub-batches when
+    the number of sub-batches is divisible by `world_size`.
+
+    Raises:
+        ValueError: if the sizes are not divisible by `world_size`.
+    """
+    graphs: GraphsTuple = batch["inputs"]
+    sizes = {"nodes": len(graphs.nodes), "edges": len(graphs.edges), "graphs": len(graphs.n_node)}
+    if any(size % world_size for size in sizes.values()):
+        raise ValueError(
+            f"graph batch sizes {sizes} are not divisible by the {world_size} processes; "
+            "use a number of sub-batches that is a multiple of the process count"
+        )
+
+    def part(array: np.ndarray) -> np.ndarray:
+        size = len(array) // world_size
+        return array[rank * size : (rank + 1) * size]
+
+    first_node = rank * (sizes["nodes"] // world_size)
+    local = GraphsTuple(
+        nodes=part(graphs.nodes),
+        edges=part(graphs.edges),
+        senders=part(graphs.senders) - first_node,
+        receivers=part(graphs.receivers) - first_node,
+        n_node=part(graphs.n_node),
+        n_edge=part(graphs.n_edge),
+    )
+    return {"inputs": local, "targets": part(batch["targets"]), "weights": part(batch["weights"])}
+
+
+@dataclass(frozen=True)
+class GraphDataset:
+    """Splits of graphs batched into `num_shards` padded sub-batches per global batch."""
+
+    splits: dict[str, GraphSplit]
+    num_shards: int
+    """Sub-batches per global batch: the devices (JAX) or processes (PyTorch) by default."""
+
+    def num_examples(self, split: str) -> int:
+        """Graphs in `split`."""
+        return len(self.splits[split])
+
+    def budget(self, global_batch_size: int) -> Budget:
+        """The per-sub-batch budget of `global_batch_size` graphs.
+
+        Raises:
+            ValueError: if `global_batch_size` is not divisible by `num_shards`.
+        """
+        if global_batch_size % self.num_shards:
+            raise ValueError(
+                f"global batch size {global_batch_size} is not divisible by the "
+                f"{self.num_shards} graph sub-batches (devices)"
+            )
+        return Budget.for_batch_size(global_batch_size // self.num_shards)
+
+    def _global_batches(
+        self, sub_batches: Iterator[NumpyBatch], budget: Budget
+    ) -> Iterator[NumpyBatch]:
+        """Groups of `num_shards` sub-batches; a final short group is filled with padding."""
+        empty = pad_graphs(next(iter(self.splits.values())), [], budget)
+        while True:
+            parts = [b for _, b in zip(range(self.num_shards), sub_batches, strict=False)]
+            if not parts:
+                return
+            parts += [empty] * (self.num_shards - len(parts))
+            yield concat_graph_batches(parts)
+
+    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+        """Infinite global batches over per-epoch permutations of the training graphs."""
+        split = self.splits["train"]
+        rng = np.random.default_rng(seed)
+
+        def order() -> Iterator[int]:
+            while True:
+                yield from rng.permutation(len(split)).tolist()
+
+        budget = self.budget(global_batch_size)
+        return self._global_batches(pack_graphs(split, order(), budget), budget)
+
+    def eval_batches(
+        self, split: str, global_batch_size: int, num_examples: int | None = None
+    ) -> Iterator[NumpyBatch]:
+        """One ordered pass over the first `num_examples` graphs; 'eval_train' reads train."""
+        graphs = self.splits["train" if split == "eval_train" else split]
+        count = len(graphs) if num_examples is None else num_examples
+        budget = self.budget(global_batch_size)
+        return self._global_batches(pack_graphs(graphs, range(count), budget), budget)
