@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 
 import numpy as np
 
@@ -23,10 +24,15 @@ class FakeClock:
         self.now += seconds
 
 
+class Interrupted(BaseException):
+    """Escapes `run_trial` as a kill would (it is not an Exception)."""
+
+
 class FakeRuntime:
-    """Integer keys; nothing to synchronise."""
+    """Integer keys; nothing to synchronise; checkpoints are pickles."""
 
     framework = api.Framework.JAX
+    is_primary = True
 
     def key(self, seed):
         return seed
@@ -36,6 +42,9 @@ class FakeRuntime:
 
     def fold_in(self, key, data):
         return hash((key, "fold", data)) % 2**31
+
+    def seed_global_state(self, seed):
+        pass
 
     def step_keys(self, key, first_step, count):
         return [self.split(self.fold_in(key, s), 4) for s in range(first_step, first_step + count)]
@@ -48,6 +57,12 @@ class FakeRuntime:
 
     def max_over_processes(self, seconds):
         return seconds
+
+    def save_arrays(self, directory, arrays):
+        (directory / "arrays.pkl").write_bytes(pickle.dumps(arrays))
+
+    def restore_arrays(self, directory, like):
+        return pickle.loads((directory / "arrays.pkl").read_bytes())
 
 
 class FakeWorkload(api.Workload):

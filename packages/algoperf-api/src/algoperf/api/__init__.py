@@ -21,6 +21,7 @@ from algoperf.api._errors import (
     SubmissionError,
     UnknownNameError,
     did_you_mean,
+    validation_problems,
 )
 from algoperf.api._hyperparameters import Hyperparameters, HyperparameterValue
 from algoperf.api._records import (
@@ -156,6 +157,7 @@ __all__ = (
     "read_trial",
     "read_trial_file",
     "scored_workloads",
+    "validation_problems",
     "variants_of",
     "workload_names",
     "write_trial_file",

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from algoperf.api import Framework, Ruleset, UnknownNameError
-from algoperf.api._errors import did_you_mean
+from algoperf.api import Framework, Ruleset, UnknownNameError, did_you_mean
 
 _ROOT = Path(__file__).parent
 _FOLDERS = MappingProxyType({Framework.JAX: "jax", Framework.PYTORCH: "pytorch"})

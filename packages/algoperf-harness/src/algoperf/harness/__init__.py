@@ -14,6 +14,14 @@ from algoperf.harness._study import (
     run_trials,
     trial_directory,
 )
+from algoperf.harness._sweep import (
+    Sweep,
+    SweepError,
+    SweepResult,
+    SweepTrial,
+    expand_sweep,
+    run_local,
+)
 from algoperf.harness._trial import TrainState, TrialOptions, resolve_batch_size, run_trial
 from algoperf.harness._writer import REFERENCE_CSV, TrialWriter
 
@@ -21,15 +29,21 @@ __all__ = (
     "REFERENCE_CSV",
     "Runtime",
     "StudyPlan",
+    "Sweep",
+    "SweepError",
+    "SweepResult",
+    "SweepTrial",
     "TrainState",
     "TrialOptions",
     "TrialWriter",
     "completed_outcome",
     "derive_seed",
+    "expand_sweep",
     "get_runtime",
     "halton_search",
     "plan_trials",
     "resolve_batch_size",
+    "run_local",
     "run_trial",
     "run_trials",
     "scrambled_halton",

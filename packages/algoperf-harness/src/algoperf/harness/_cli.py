@@ -1,4 +1,4 @@
-"""The `algoperf` command line: `run`, `check-submission` and `benchmark`.
+"""The `algoperf` command line: `run`, `sweep`, `check-submission` and `benchmark`.
 
 This is the only module that parses arguments; it builds typed plans and calls the library.
 """
@@ -6,6 +6,8 @@ This is the only module that parses arguments; it builds typed plans and calls t
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +28,7 @@ from algoperf.api import (
 )
 from algoperf.harness._runtime import get_runtime
 from algoperf.harness._study import StudyPlan, plan_trials, run_trials
+from algoperf.harness._sweep import Sweep, SweepResult, expand_sweep, run_local
 from algoperf.harness._trial import TrialOptions
 
 DEFAULT_BENCHMARK_BASELINES = ("nadamw", "adamw")
@@ -45,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="submission name in the records (default: file stem)")
     run.add_argument("--studies", type=int, help="number of studies (default: the rules')")
     run.add_argument("--trials", type=int, help="trials per study (default: the rules')")
+    run.add_argument(
+        "--resume", action="store_true", help="continue unfinished trials from their checkpoints"
+    )
+    run.add_argument(
+        "--checkpoint-every", type=int, default=1, help="evals between checkpoints (0: none)"
+    )
+    run.add_argument(
+        "--nproc", type=int, default=1, help="PyTorch: processes (DDP ranks) under torchrun"
+    )
     _common(run, "runs")
+
+    sweep = commands.add_parser(
+        "sweep", help="run a sweep file: submissions x workloads x studies x trials"
+    )
+    sweep.add_argument("file", type=Path, help="the sweep file (TOML or JSON)")
+    sweep.add_argument("--executor", choices=["local", "slurm"], help="default: the file's")
+    sweep.add_argument("--dry-run", action="store_true", help="list the trials, run nothing")
+    sweep.add_argument("--wait", action="store_true", help="slurm: wait for the jobs' results")
 
     check = commands.add_parser(
         "check-submission", help="validate a submission and train it a few steps"
@@ -78,9 +98,16 @@ def _common(parser: argparse.ArgumentParser, experiment_dir: str, max_steps: int
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     console = Console(stderr=True)
-    commands = {"run": _run, "check-submission": _check, "benchmark": _benchmark}
+    commands = {
+        "run": _run,
+        "sweep": _sweep,
+        "check-submission": _check,
+        "benchmark": _benchmark,
+    }
     try:
         return commands[args.command](args, console)
     except AlgoPerfError as e:
@@ -94,13 +121,112 @@ def cli_exit() -> None:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        return _relaunch_under_torchrun(args)
+    primary = True
+    if args.framework == Framework.PYTORCH.value:
+        from algoperf.workloads.torch_base import init_distributed
+
+        primary = init_distributed().rank == 0
     submission = load_submission(args.submission)
     space = load_search_space(args.search_space) if args.search_space else None
     plan = _plan(args, args.name or submission.name, args.workload, args.framework, space)
     specs = plan_trials(plan)
     outcomes = _run_with_progress(console, [(specs, submission, args.framework)], args)
-    _print_outcomes(outcomes)
+    if primary:
+        _print_outcomes(outcomes)
     return 0
+
+
+def _relaunch_under_torchrun(args: argparse.Namespace) -> int:
+    """Run this very command again as `nproc` DDP ranks; only rank 0's output is shown."""
+    if args.framework != Framework.PYTORCH.value:
+        raise AlgoPerfError("--nproc is for PyTorch; JAX trials use every visible device")
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={args.nproc}",
+        "--local-ranks-filter=0",
+        "-m",
+        "algoperf.harness",
+        *_without_option(args.argv, "--nproc"),
+    ]
+    return subprocess.run(command, check=False).returncode
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """`argv` less `option` and its value (torchrun would take `--nproc` as its own)."""
+    kept, skip_value = [], False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+        elif arg == option:
+            skip_value = True
+        elif not arg.startswith(f"{option}="):
+            kept.append(arg)
+    return kept
+
+
+def _sweep(args: argparse.Namespace, console: Console) -> int:
+    sweep = Sweep.from_file(args.file)
+    trials = expand_sweep(sweep)
+    if args.dry_run:
+        print("hash              status     submission  workload  study  trial")
+        for t in trials:
+            outcome = t.completed()
+            status = "pending" if outcome is None else outcome.status.value
+            print(
+                f"{t.key}  {status:<9}  {t.spec.submission}  {t.spec.workload}  "
+                f"{t.spec.study}  {t.spec.trial}"
+            )
+        return 0
+    if (args.executor or sweep.executor) == "slurm":
+        return _sweep_on_slurm(sweep, trials, args.wait, console)
+    with _progress(console) as progress:
+        task = progress.add_task("trials", total=len(trials))
+
+        def done(result: SweepResult) -> None:
+            progress.update(task, advance=1, description=_describe(result))
+
+        results = run_local(trials, sweep.trial_options(), on_result=done)
+    return _print_sweep_results(results, console)
+
+
+def _sweep_on_slurm(sweep: Sweep, trials: list, wait: bool, console: Console) -> int:
+    from algoperf.harness import slurm
+
+    pending = [t for t in trials if t.completed() is None]
+    if not pending:
+        print(f"all {len(trials)} trials are complete")
+        return 0
+    folder = sweep.experiment_dir / ".submitit"
+    jobs = slurm.submit(pending, sweep.trial_options(), sweep.slurm, folder)
+    print(f"submitted {len(jobs)} of {len(trials)} trials as job array {jobs[0].job_id}")
+    if not wait:
+        return 0
+    return _print_sweep_results([job.result() for job in jobs], console)
+
+
+def _describe(result: SweepResult) -> str:
+    spec = result.trial.spec
+    if result.outcome is None:
+        state = "could not start"
+    else:
+        state = "already done" if result.skipped else result.outcome.status.value
+    return f"{spec.submission} {spec.workload} s{spec.study} t{spec.trial}: {state}"
+
+
+def _print_sweep_results(results: list[SweepResult], console: Console) -> int:
+    """One line per trial; exit code 1 if a trial could not start."""
+    for result in results:
+        print(f"{result.trial.key}  {_describe(result)}")
+        if result.error is not None:
+            console.print(result.error, markup=False, highlight=False)
+    ran = sum(1 for r in results if r.outcome is not None and not r.skipped)
+    print(f"{ran} trials run, {sum(r.skipped for r in results)} already complete")
+    return 1 if any(r.error for r in results) else 0
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
@@ -216,16 +342,16 @@ def _run_with_progress(console: Console, groups: list, args: argparse.Namespace)
     """Run each (specs, submission, framework) group with one progress bar over all trials."""
     from algoperf.workloads import get_workload
 
-    options = TrialOptions(data_dir=args.data_dir, max_global_steps=args.max_steps)
+    every = getattr(args, "checkpoint_every", 0)
+    options = TrialOptions(
+        data_dir=args.data_dir,
+        max_global_steps=args.max_steps,
+        checkpoint_every=every or None,
+        resume=getattr(args, "resume", False),
+    )
     total = sum(len(specs) for specs, _, _ in groups)
     outcomes: list[tuple[TrialSpec, TrialOutcome]] = []
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _progress(console) as progress:
         task = progress.add_task("trials", total=total)
 
         def done(spec: TrialSpec, outcome: TrialOutcome, skipped: bool) -> None:
@@ -251,6 +377,16 @@ def _run_with_progress(console: Console, groups: list, args: argparse.Namespace)
                     on_outcome=done,
                 )
     return outcomes
+
+
+def _progress(console: Console) -> Progress:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=console, transient=False)
 
 
 def _print_outcomes(outcomes: list[tuple[TrialSpec, TrialOutcome]]) -> None:

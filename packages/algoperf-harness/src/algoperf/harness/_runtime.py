@@ -7,15 +7,21 @@ The loop itself is framework-neutral; it calls a `Runtime`. The framework module
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any, Protocol
 
 from algoperf.api import Framework, HardwareInfo
+
+TrainingArrays = dict[str, Any]
+"""`{'params', 'model_state', 'optimizer_state'}`: what a checkpoint holds of the training."""
 
 
 class Runtime(Protocol):
     """Framework services of the trial loop."""
 
     framework: Framework
+    is_primary: bool
+    """Whether this process writes the records and checkpoints (rank 0 under DDP)."""
 
     def key(self, seed: int) -> Any:
         """The framework's random state for `seed` (what submissions receive as `rng`)."""
@@ -25,6 +31,9 @@ class Runtime(Protocol):
 
     def fold_in(self, key: Any, data: int) -> Any:
         """A key for `data` (e.g. the step number), derived from `key`."""
+
+    def seed_global_state(self, seed: int) -> None:
+        """Seed the framework's global random state, which submissions may draw from."""
 
     def step_keys(self, key: Any, first_step: int, count: int) -> Any:
         """Keys of steps `first_step ..`: item i is `split(fold_in(key, first_step + i), 4)`.
@@ -40,6 +49,15 @@ class Runtime(Protocol):
 
     def max_over_processes(self, seconds: float) -> float:
         """The largest of `seconds` over all processes (the slowest rank sets the time)."""
+
+    def save_arrays(self, directory: Path, arrays: TrainingArrays) -> None:
+        """Write `arrays` (and the framework's global random state) into `directory`."""
+
+    def restore_arrays(self, directory: Path, like: TrainingArrays) -> TrainingArrays:
+        """The arrays saved in `directory`, placed like the freshly initialised `like`.
+
+        Also restores the framework's global random state.
+        """
 
 
 _MODULES = {

@@ -7,14 +7,21 @@ follows step 1; later ones follow once `eval_period_sec` of submission time has 
 the previous one, and one follows the end of training. The budget is checked after every
 step (the reference checked it only at eval time, so runs overshot), and no eval runs once
 it is spent. The device is synchronised before every clock read.
+
+With checkpoints on, a checkpoint follows every `checkpoint_every`-th eval (its writing time
+counts as logging time, like the records'). A resumed trial restores the training arrays and
+the bookkeeping, truncates the records to the checkpoint's evals, and skips as many batches of
+its freshly built (deterministic) input queue as the checkpointed run had drawn; step keys
+derive from the step number, so every random stream continues where it was.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -30,8 +37,9 @@ from algoperf.api import (
     Workload,
     get_rules,
 )
+from algoperf.harness._checkpoint import CheckpointState, TrialCheckpoints, arrays_of
 from algoperf.harness._runtime import Runtime
-from algoperf.harness._writer import TrialWriter
+from algoperf.harness._writer import NullWriter, TrialWriter
 
 Clock = Callable[[], float]
 KEY_BLOCK = 1024
@@ -53,9 +61,13 @@ class TrainState:
     training_complete: bool = False
     eval_results: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
+    def scalars(self) -> dict[str, Any]:
+        """The fields other than `eval_results`."""
+        return {k: v for k, v in vars(self).items() if k != "eval_results"}
+
     def view(self) -> Mapping[str, Any]:
         """A read-only mapping of the scalar fields."""
-        return MappingProxyType({k: v for k, v in vars(self).items() if k != "eval_results"})
+        return MappingProxyType(self.scalars())
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,28 @@ class TrialOptions:
     """Stop after this many steps (a smoke-test limit; the trial then counts as stopped)."""
     clock: Clock = time.perf_counter
     """Monotonic seconds; tests inject a fake clock."""
+    checkpoint_every: int | None = None
+    """Checkpoint after every this many evals; None: never (then a trial cannot resume)."""
+    resume: bool = False
+    """Continue from the trial directory's latest checkpoint, if any, instead of starting over."""
+
+
+class _CountingQueue(Iterator[Any]):
+    """The training input queue, counting the batches drawn so a resumed trial can skip them."""
+
+    def __init__(self, queue: Iterator[Any]) -> None:
+        self.queue = queue
+        self.drawn = 0
+
+    def __next__(self) -> Any:
+        batch = next(self.queue)
+        self.drawn += 1
+        return batch
+
+    def skip(self, count: int) -> None:
+        """Draw and drop `count` batches (the queue is deterministic given its seed)."""
+        for _ in itertools.islice(self, count):
+            pass
 
 
 class _Diverged(Exception):
@@ -97,8 +131,7 @@ def run_trial(
     An exception in the submission or the workload (out-of-memory included) ends the trial
     as failed with its traceback; NaN or infinite losses end it as diverged.
     """
-    writer = TrialWriter(directory, spec)
-    writer.start()
+    writer = (TrialWriter if runtime.is_primary else NullWriter)(directory, spec)
     loop = _TrialLoop(spec, workload, submission, runtime, writer, options or TrialOptions())
     try:
         status = loop.run()
@@ -133,6 +166,7 @@ class _TrialLoop:
     ) -> None:
         self.spec, self.workload, self.submission = spec, workload, submission
         self.runtime, self.writer, self.options = runtime, writer, options
+        self.checkpoints = TrialCheckpoints(writer.directory, runtime)
         self.rules = get_rules(spec.rules_version)
         self.budget = workload.spec.max_runtime_sec(self.rules, spec.ruleset)
         self.hyperparameters = spec.hyperparameters_object()
@@ -142,14 +176,18 @@ class _TrialLoop:
         self.non_finite_logged: str | None = None
         self.key_block: Any = ()
         self.key_block_start = 0
+        self.records: list[EvalRecord] = []
+        self.preemption_count = 0
+        self.elapsed_before = 0.0
 
     def run(self) -> TrialStatus:
         """Set up (untimed), then train until a stopping rule fires."""
         self._setup()
-        clock, state = self.options.clock, self.state
-        self.start_time = clock()
-        last_step_end = self.start_time
-        while True:
+        state = self.state
+        # A resumed trial's wall time continues from the checkpoint's.
+        self.start_time = self.options.clock() - self.elapsed_before
+        last_step_end = self._synchronized_now()
+        while (status := self._stop_status()) is None:
             self._step()
             now = self._synchronized_now()
             state.accumulated_submission_time += self.runtime.max_over_processes(
@@ -158,20 +196,30 @@ class _TrialLoop:
             state.is_time_remaining = state.accumulated_submission_time < self.budget
             if state.is_time_remaining and self._eval_due():
                 self._prepare_and_eval()
-            status = self._stop_status()
-            if status is not None:
-                return status
             last_step_end = self._synchronized_now()
+        return status
 
     # --- pieces of the loop ----------------------------------------------------------------
 
     def _setup(self) -> None:
+        checkpoint = None
+        if self.options.resume:
+            checkpoint = self.checkpoints.latest(self.spec.content_hash())
+        if checkpoint is None:
+            self.writer.start()
+            self.checkpoints.clear()
+        self._initialise()
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    def _initialise(self) -> None:
         runtime, workload = self.runtime, self.workload
+        runtime.seed_global_state(self.spec.seed)
         rng = runtime.key(self.spec.seed)
         data_rng, opt_rng, model_rng, self.loop_rng = runtime.split(rng, 4)
         batch_size = resolve_batch_size(self.submission, workload)
-        self.input_queue = workload.build_input_queue(
-            data_rng, "train", self.options.data_dir, batch_size
+        self.input_queue = _CountingQueue(
+            workload.build_input_queue(data_rng, "train", self.options.data_dir, batch_size)
         )
         self.params, self.model_state = workload.init_model_fn(model_rng)
         self.optimizer_state = self.submission.init_optimizer_state(
@@ -182,6 +230,41 @@ class _TrialLoop:
             rng=opt_rng,
         )
         workload.attach_metrics_logger(self._log_metrics)
+
+    def _restore(self, path: Path) -> None:
+        """Continue from the checkpoint at `path` (see the module docstring)."""
+        saved = self.checkpoints.read_state(path)
+        arrays = self.checkpoints.restore(path, self._arrays())
+        self.params, self.model_state = arrays["params"], arrays["model_state"]
+        self.optimizer_state = arrays["optimizer_state"]
+        self.state = TrainState(
+            **saved.train_state,  # type: ignore[arg-type]
+            eval_results=[(r.global_step, dict(r.metrics)) for r in saved.evals],
+        )
+        self.records = list(saved.evals)
+        self.time_to_target = saved.time_to_target
+        self.preemption_count = saved.preemption_count + 1
+        self.elapsed_before = saved.elapsed
+        self.input_queue.skip(saved.batches_drawn)
+        self.writer.resume(self.records)
+
+    def _checkpoint(self) -> None:
+        every = self.options.checkpoint_every
+        if every is None or len(self.records) % every:
+            return
+        state = CheckpointState(
+            spec_hash=self.spec.content_hash(),
+            preemption_count=self.preemption_count,
+            batches_drawn=self.input_queue.drawn,
+            elapsed=self.options.clock() - self.start_time,
+            time_to_target=self.time_to_target,
+            train_state=self.state.scalars(),
+            evals=self.records,
+        )
+        self.checkpoints.save(self.state.global_step, state, self._arrays())
+
+    def _arrays(self) -> dict[str, Any]:
+        return arrays_of(self.params, self.model_state, self.optimizer_state)
 
     def _step(self) -> None:
         state = self.state
@@ -280,20 +363,22 @@ class _TrialLoop:
         if not test_split or self.workload.has_reached_test_target(metrics):
             state.test_goal_reached = True
         started = self.options.clock()
-        self.writer.eval(
-            EvalRecord(
-                global_step=state.global_step,
-                accumulated_submission_time=state.accumulated_submission_time,
-                accumulated_eval_time=state.accumulated_eval_time,
-                accumulated_logging_time=state.accumulated_logging_time,
-                total_duration=now - self.start_time,
-                metrics=metrics,
-            )
+        record = EvalRecord(
+            global_step=state.global_step,
+            accumulated_submission_time=state.accumulated_submission_time,
+            accumulated_eval_time=state.accumulated_eval_time,
+            accumulated_logging_time=state.accumulated_logging_time,
+            total_duration=now - self.start_time,
+            preemption_count=self.preemption_count,
+            metrics=metrics,
         )
-        state.accumulated_logging_time += self.options.clock() - started
+        self.writer.eval(record)
+        self.records.append(record)
         bad = sorted(k for k, v in metrics.items() if k.endswith("loss") and not math.isfinite(v))
         if bad:
             raise _Diverged(f"non-finite {', '.join(bad)} at step {state.global_step}")
+        self._checkpoint()  # not of a diverged state: resuming it would only diverge again
+        state.accumulated_logging_time += self.options.clock() - started
 
     def _stop_status(self) -> TrialStatus | None:
         state = self.state

@@ -1,21 +1,27 @@
-"""JAX runtime: threefry keys (the reference's `PRNGKey` layout), `block_until_ready`."""
+"""JAX runtime: threefry keys (the reference's `PRNGKey` layout), `block_until_ready`, orbax."""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 
 from algoperf.api import Framework, HardwareInfo
+from algoperf.harness._runtime import TrainingArrays
+
+_ARRAYS = "arrays"
 
 
 class JaxRuntime:
     """Runtime of JAX trials; all local devices take part (the workload shards over them)."""
 
     framework = Framework.JAX
+    is_primary = True  # one process drives every local device
 
     def key(self, seed: int) -> jax.Array:
         """A raw threefry key holding all 64 bits of `seed` (x64 mode is not needed)."""
@@ -29,6 +35,10 @@ class JaxRuntime:
     def fold_in(self, key: jax.Array, data: int) -> jax.Array:
         """`key` folded with `data`."""
         return jax.random.fold_in(key, data)
+
+    def seed_global_state(self, seed: int) -> None:
+        """Nothing to seed: JAX has no global random state."""
+        del seed
 
     def step_keys(self, key: jax.Array, first_step: int, count: int) -> np.ndarray:
         """`(count, 4, 2)` keys on the host; one device call for all of them."""
@@ -46,6 +56,19 @@ class JaxRuntime:
     def max_over_processes(self, seconds: float) -> float:
         """One process drives all devices: its time is the time."""
         return seconds
+
+    def save_arrays(self, directory: Path, arrays: TrainingArrays) -> None:
+        """An orbax checkpoint of the pytree (JAX has no global random state)."""
+        _checkpointer().save(directory / _ARRAYS, args=ocp.args.StandardSave(arrays))
+
+    def restore_arrays(self, directory: Path, like: TrainingArrays) -> TrainingArrays:
+        """The saved pytree, with the shardings (replicated over the mesh) of `like`."""
+        return _checkpointer().restore(directory / _ARRAYS, args=ocp.args.StandardRestore(like))
+
+
+def _checkpointer() -> ocp.Checkpointer:
+    """A synchronous checkpointer: the loop's checkpoint must be complete before it is renamed."""
+    return ocp.Checkpointer(ocp.StandardCheckpointHandler())
 
 
 @functools.partial(jax.jit, static_argnums=2)

@@ -1,0 +1,140 @@
+"""`algoperf sweep`: expansion, skipping completed trials, failures, and the submitit executor."""
+
+import json
+import textwrap
+
+import pytest
+
+from algoperf import api
+from algoperf.baselines import search_space_path
+from algoperf.harness._cli import cli
+from algoperf.harness._sweep import Sweep, SweepError, expand_sweep
+
+FAILING = """
+from algoperf.baselines.pytorch.adamw import BASELINE
+
+get_batch_size = BASELINE.get_batch_size
+init_optimizer_state = BASELINE.init_optimizer_state
+data_selection = BASELINE.data_selection
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng):
+    raise RuntimeError("this submission always fails")
+"""
+
+
+def write_sweep(tmp_path, extra=""):
+    (tmp_path / "failing.py").write_text(FAILING)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        textwrap.dedent(
+            f"""
+            experiment_dir = "runs"
+            workloads = ["digits_mlp"]
+            studies = 1
+            trials = 2
+            max_steps = 3
+            {extra}
+
+            [[submissions]]
+            baseline = "adamw"
+            framework = "pytorch"
+
+            [[submissions]]
+            path = "failing.py"
+            search_space = "{search_space_path("adamw")}"
+            framework = "pytorch"
+
+            [[submissions]]
+            path = "missing.py"
+            search_space = "{search_space_path("adamw")}"
+            framework = "pytorch"
+            """
+        )
+    )
+    return sweep
+
+
+def statuses(runs):
+    return sorted(
+        (r.spec.submission, r.outcome.status.value)
+        for r in map(api.read_trial, (p.parent for p in runs.rglob("trial.json")))
+    )
+
+
+def test_the_local_executor_goes_on_after_failures_and_reruns_nothing(tmp_path, capsys):
+    sweep = write_sweep(tmp_path)
+    # The missing submission file cannot start: exit code 1, but every other trial ran.
+    assert cli(["sweep", str(sweep)]) == 1
+    assert "4 trials run, 0 already complete" in capsys.readouterr().out
+    runs = tmp_path / "runs"
+    assert statuses(runs) == [("adamw_pytorch", "stopped")] * 2 + [("failing", "failed")] * 2
+    failed = next(runs.glob("failing/**/trial.json")).parent
+    assert "this submission always fails" in api.read_trial(failed).outcome.error
+    written = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
+
+    assert cli(["sweep", str(sweep)]) == 1
+    assert "0 trials run, 4 already complete" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()} == written
+
+
+def test_trials_are_content_hashed_and_listed_by_a_dry_run(tmp_path, capsys):
+    sweep = Sweep.from_file(write_sweep(tmp_path))
+    trials = expand_sweep(sweep)
+    assert len(trials) == 6
+    assert len({t.key for t in trials}) == 6
+    assert [t.key for t in expand_sweep(sweep)] == [t.key for t in trials]
+    assert cli(["sweep", str(tmp_path / "sweep.toml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{t.key}  pending" in out for t in trials)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sweep_file_errors_name_the_file_and_the_fields(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"submissions": [{"framework": "jax"}], "workloads": [], "x": 1}))
+    with pytest.raises(SweepError) as error:
+        Sweep.from_file(bad)
+    message = str(error.value)
+    assert message.startswith(f"{bad}: invalid sweep file")
+    assert "submissions.0: Value error, give exactly one of 'baseline' and 'path'" in message
+    assert "workloads: List should have at least 1 item" in message
+    assert "x: Extra inputs are not permitted" in message
+    bad.with_suffix(".toml").write_text("workloads = [")
+    with pytest.raises(SweepError, match=r"bad\.toml: not valid toml"):
+        Sweep.from_file(bad.with_suffix(".toml"))
+
+
+def test_the_slurm_executor_runs_a_job_array_through_submitit(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        textwrap.dedent(
+            """
+            experiment_dir = "runs"
+            workloads = ["digits_mlp"]
+            studies = 1
+            trials = 1
+            max_steps = 3
+            executor = "slurm"
+
+            [[submissions]]
+            baseline = "adamw"
+            framework = "pytorch"
+
+            [slurm]
+            cluster = "local"
+            gpus_per_node = 0
+            timeout_min = 10
+            """
+        )
+    )
+    assert cli(["sweep", str(sweep), "--wait"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted 1 of 1 trials as job array" in out
+    assert "1 trials run, 0 already complete" in out
+    assert statuses(tmp_path / "runs") == [("adamw_pytorch", "stopped")]
+    assert cli(["sweep", str(sweep), "--wait"]) == 0
+    assert "all 1 trials are complete" in capsys.readouterr().out
