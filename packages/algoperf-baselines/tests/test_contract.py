@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -138,3 +139,39 @@ def test_importing_the_package_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["nadamw", "lamb", "adafactor", "muon", "shampoo"])
+def test_hand_written_torch_optimizers_resume_from_a_state_dict(name):
+    """A restored optimizer keeps stepping exactly like the original (checkpoint resume)."""
+    import torch
+
+    from algoperf.api import Hyperparameters, load_search_space
+
+    module = load_submission(submission_path(name, "pytorch")).module
+    space = load_search_space(search_space_path(name))
+    point = (
+        space.points(1)[0]
+        if hasattr(space, "points")
+        else space.point_at({n: 0.5 for n in space.parameters})
+    )
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(6, 5)), torch.nn.Parameter(torch.randn(5))]
+    twin = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    first = module.make_optimizer(params, Hyperparameters(point))
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.ones_like(p)
+        first.step()
+    second = module.make_optimizer(twin, Hyperparameters(point))
+    with torch.no_grad():
+        for a, b in zip(twin, params, strict=True):
+            a.copy_(b)
+    # A deep copy, as from disk: torch loads same-device tensors without copying them.
+    second.load_state_dict(copy.deepcopy(first.state_dict()))
+    for opt, ps in ((first, params), (second, twin)):
+        for p in ps:
+            p.grad = torch.full_like(p, 0.5)
+        opt.step()
+    for a, b in zip(params, twin, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

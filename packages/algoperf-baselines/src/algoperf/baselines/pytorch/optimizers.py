@@ -36,6 +36,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable[Any], **defaults: Any) -> None:
         super().__init__(params, defaults)
+        # `load_state_dict` adds torch's own keys (e.g. 'differentiable') to `defaults`;
+        # the update takes only the names it was built with.
+        self.update_keys = tuple(defaults)
 
     def init_state(self, p: Tensor, group: dict[str, Any]) -> State:
         """Fresh state for parameter `p`."""
@@ -45,7 +48,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         self, group: dict[str, Any], params: list[Tensor], states: list[State], step: int
     ) -> None:
         """Run `update` with the group's hyperparameters (not a scheduler's extra keys)."""
-        hparams = {k: group[k] for k in self.defaults}
+        hparams = {k: group[k] for k in self.update_keys}
         type(self).update(params, [p.grad for p in params], states, step=step, **hparams)
 
     @torch.no_grad()
@@ -316,7 +319,7 @@ class ScheduleFreeAdamW(FunctionalOptimizer):
         self, group: dict[str, Any], params: list[Tensor], states: list[State], step: int
     ) -> None:
         """Run the update and keep the averaging weights in the group."""
-        hparams = {k: group[k] for k in self.defaults}
+        hparams = {k: group[k] for k in self.update_keys}
         group["lr_max"], group["weight_sum"] = schedule_free_adamw(
             params, [p.grad for p in params], states, step=step, **hparams
         )

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 from torch import nn
 
 from algoperf.api import ForwardPassMode, Hyperparameters, LossType, Workload
@@ -57,9 +56,11 @@ def mean_loss(
 ) -> tuple[torch.Tensor, Any]:
     """Global Σloss / global n_valid of this step's batch, and the new model state.
 
-    Under DDP each rank holds a slice; the summed loss is all-reduced differentiably. Its
-    backward sums the ranks' upstream gradients (a factor of world size), which DDP's gradient
-    averaging divides out, leaving the gradient of the global mean (reference-spec 2.8).
+    Under DDP each rank holds a slice. The returned loss has the value of the global mean;
+    its gradient is this rank's Σloss times world size over the global n_valid, which DDP's
+    gradient averaging turns into the gradient of the global mean (reference-spec 2.8). One
+    plain all-reduce of (Σloss, n_valid); no differentiable collective (`torch.distributed.nn`
+    is deprecated).
     """
     logits, new_model_state = workload.model_fn(
         model,
@@ -72,11 +73,12 @@ def mean_loss(
     )
     loss = workload.loss_fn(batch["targets"], logits, batch.get("weights"), options.label_smoothing)
     summed, n_valid = loss["summed"], loss["n_valid_examples"]
-    if dist.is_available() and dist.is_initialized():
-        summed = dist_nn.all_reduce(summed)
-        n_valid = n_valid.clone()
-        dist.all_reduce(n_valid)
-    return summed / n_valid, new_model_state
+    if not (dist.is_available() and dist.is_initialized()):
+        return summed / n_valid, new_model_state
+    totals = torch.stack([summed.detach(), n_valid.detach().to(summed.dtype)])
+    dist.all_reduce(totals)
+    scaled = summed * (dist.get_world_size() / totals[1])
+    return scaled + (totals[0] / totals[1] - scaled.detach()), new_model_state
 
 
 def clip_grad_norm(params: list[nn.Parameter], grad_clip: float | None) -> torch.Tensor:
