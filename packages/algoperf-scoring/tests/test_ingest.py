@@ -1,6 +1,7 @@
 """Ingestion of both layouts: every anomaly is noted once, grouped, or raised with strict."""
 
 import math
+import sys
 from collections import Counter
 
 import pytest
@@ -130,6 +131,18 @@ def test_workers_read_the_same(messy_reference):
     assert [(t.path, t.times.tolist()) for t in parallel.trials] == [
         (t.path, t.times.tolist()) for t in serial.trials
     ]
+
+
+def test_no_fork_once_a_framework_is_loaded(messy_reference, monkeypatch):
+    from algoperf.scoring import _readers
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("forked although a framework is loaded")
+
+    monkeypatch.setattr(_readers, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setitem(sys.modules, "jax", object())
+    serial = load_logs(messy_reference, "v0.6", workers=1)
+    assert load_logs(messy_reference, "v0.6", workers=2).anomalies == serial.anomalies
 
 
 def test_not_a_logs_folder(tmp_path):

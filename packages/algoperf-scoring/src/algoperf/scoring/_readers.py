@@ -271,13 +271,13 @@ def read_trials(
     """Read the trial folders in order, in `workers` forked processes on Linux.
 
     `workers=None` uses one per CPU from 2,000 trials on, where a pool pays off. Elsewhere
-    (no safe fork) they are read in this process.
+    (no safe fork, or JAX or PyTorch loaded) they are read in this process.
     """
     scored = frozenset(s.name for s in scored_workloads(rules))
     read = functools.partial(_read_job, rules=rules, ruleset=ruleset, scored=scored)
     if workers is None:
         workers = _cpus() if len(jobs) >= _PARALLEL_FROM else 1
-    if workers <= 1 or not sys.platform.startswith("linux"):
+    if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
         return map(read, jobs)
     chunk = max(1, len(jobs) // (4 * workers))
     # Fork, not spawn: a spawned worker would spend a second importing what we have. Python
@@ -288,6 +288,15 @@ def read_trials(
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             return list(pool.map(read, jobs, chunksize=chunk))
+
+
+def _fork_unsafe() -> bool:
+    """Whether a loaded framework's threads make forking this process risky.
+
+    JAX warns that a fork of its multithreaded runtime may deadlock (the harness scores in
+    the process that trained), so such processes read serially.
+    """
+    return any(name in sys.modules for name in ("jax", "torch"))
 
 
 def _cpus() -> int:
