@@ -74,6 +74,25 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         return loss
 
 
+class _AdamMoments(FunctionalOptimizer):
+    """An optimizer with Adam's hyperparameters and first and second moment state."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+
+    def init_state(self, p: Tensor, group: dict[str, Any]) -> State:
+        """Zero first and second moments."""
+        return {"mu": torch.zeros_like(p), "nu": torch.zeros_like(p)}
+
+
 # --- NAdamW ------------------------------------------------------------------------------
 
 
@@ -100,25 +119,10 @@ def nadamw(
         p.sub_(lr * (update + weight_decay * p))
 
 
-class NAdamW(FunctionalOptimizer):
+class NAdamW(_AdamMoments):
     """AlgoPerf's NAdamW; see `algoperf.baselines.jax.optimizers.nadamw`."""
 
     update = staticmethod(nadamw)
-
-    def __init__(
-        self,
-        params: Iterable[Any],
-        lr: float,
-        b1: float = 0.9,
-        b2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
-
-    def init_state(self, p: Tensor, group: dict[str, Any]) -> State:
-        """Zero first and second moments."""
-        return {"mu": torch.zeros_like(p), "nu": torch.zeros_like(p)}
 
 
 # --- LAMB --------------------------------------------------------------------------------
@@ -148,25 +152,10 @@ def lamb(
         p.sub_(lr * ratio * update)
 
 
-class Lamb(FunctionalOptimizer):
+class Lamb(_AdamMoments):
     """LAMB; see `algoperf.baselines.jax.optimizers.lamb`."""
 
     update = staticmethod(lamb)
-
-    def __init__(
-        self,
-        params: Iterable[Any],
-        lr: float,
-        b1: float = 0.9,
-        b2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
-
-    def init_state(self, p: Tensor, group: dict[str, Any]) -> State:
-        """Zero first and second moments."""
-        return {"mu": torch.zeros_like(p), "nu": torch.zeros_like(p)}
 
 
 # --- Adafactor -----------------------------------------------------------------------------
