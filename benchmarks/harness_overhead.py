@@ -30,13 +30,16 @@ def rules_for(name: str) -> api.RuleVersion:
     return api.RULES_DEV if name in api.RULES_DEV.base_workloads else api.RULES_V06
 
 
-def bare_loop_seconds_per_step(name: str, framework: str, steps: int) -> float:
+def bare_loop_seconds_per_step(
+    name: str, framework: str, steps: int, batch_size: int | None = None
+) -> float:
+    """Steady-state seconds per NAdamW step on synthetic data (the baseline's batch size)."""
     runtime = get_runtime(framework)
     submission = api.load_submission(submission_path("nadamw", framework))
     hyperparameters = api.load_search_space(search_space_path("nadamw")).points(1)[0]
     workload = get_workload(name, framework, rules_for(name), synthetic=True)
     rng = runtime.key(0)
-    batch_size = submission.get_batch_size(name)
+    batch_size = batch_size or submission.get_batch_size(name)
     queue = workload.build_input_queue(rng, "train", None, batch_size)
     params, model_state = workload.init_model_fn(rng)
     opt_state = submission.init_optimizer_state(

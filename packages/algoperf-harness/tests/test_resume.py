@@ -1,5 +1,6 @@
 """Checkpoint and resume: a killed trial continues as if it had never stopped."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,20 @@ def test_resume_restores_the_optimizer_state_time_and_random_streams(tmp_path, c
     # The optimizer state went on from the checkpoint, with the same per-step keys.
     assert resumed_final == final
     assert final["steps"] == 60
+    # Logged metrics after the checkpoint (step 21) were dropped and logged again, once.
+    logged = (tmp_path / "b" / "trial" / "metrics.jsonl").read_text()
+    assert logged == (tmp_path / "a" / "trial" / "metrics.jsonl").read_text()
+    assert [json.loads(line)["global_step"] for line in logged.splitlines()] == list(
+        range(0, 60, 5)
+    )
+    # One meta-data file per run of the trial.
+    runs = sorted((tmp_path / "b" / "trial").glob("meta_data_*.json"))
+    assert [p.name for p in runs] == ["meta_data_0.json", "meta_data_1.json"]
+    meta = json.loads(runs[1].read_text())
+    assert meta["preemption_count"] == 1
+    assert meta["trial"] == SPEC.content_hash()
+    assert meta["hardware"] == {"device_kind": "fake", "device_count": 1}
+    assert "algoperf-harness" in meta["packages"]
 
 
 def test_without_resume_a_trial_starts_over_and_drops_old_checkpoints(tmp_path, clock):

@@ -11,6 +11,7 @@ from algoperf import api
 from algoperf.baselines import search_space_path
 from algoperf.harness._cli import cli
 from algoperf.harness._sweep import Sweep, SweepError, expand_sweep
+from algoperf.harness._workers import shard, worker_devices
 
 FAILING = """
 from algoperf.baselines.pytorch.adamw import BASELINE
@@ -144,3 +145,54 @@ def test_the_slurm_executor_runs_a_job_array_through_submitit(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "all 1 trials are complete" in again.stdout
+
+
+def test_two_local_workers_share_the_trials_and_a_rerun_runs_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPUs: both workers share the CPU
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        textwrap.dedent(
+            """
+            experiment_dir = "runs"
+            workloads = ["digits_mlp"]
+            studies = 1
+            trials = 3
+            max_steps = 2
+            workers = 2
+
+            [[submissions]]
+            baseline = "adamw"
+            framework = "pytorch"
+            """
+        )
+    )
+    command = [sys.executable, "-m", "algoperf.harness", "sweep", str(sweep)]
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "worker 0 (CPU): exit code 0: 2 trials run, 0 already complete" in first.stdout
+    assert "worker 1 (CPU): exit code 0: 1 trials run, 0 already complete" in first.stdout
+    assert statuses(tmp_path / "runs") == [("adamw_pytorch", "stopped")] * 3
+
+    # The sequential executor sees the same trials, all complete.
+    again = subprocess.run([*command, "--workers", "1"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 trials run, 3 already complete" in again.stdout
+
+
+def test_shards_partition_the_trials_and_bad_specs_are_named():
+    items = list(range(7))
+    parts = [shard(items, f"{i}/3") for i in range(3)]
+    assert sorted(sum(parts, [])) == items
+    assert parts[0] == [0, 3, 6]
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(SweepError, match="expected I/N"):
+            shard(items, bad)
+
+
+def test_workers_map_to_gpus_or_share_the_cpu():
+    assert worker_devices(None, []) == [None]
+    assert worker_devices(3, []) == [None, None, None]
+    assert worker_devices(None, ["0", "1"]) == ["0", "1"]
+    assert worker_devices(1, ["2", "5"]) == ["2"]
+    with pytest.raises(SweepError, match="only 2 GPUs"):
+        worker_devices(3, ["0", "1"])

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,6 +31,7 @@ from algoperf.harness._runtime import get_runtime
 from algoperf.harness._study import StudyPlan, plan_trials, run_trials
 from algoperf.harness._sweep import Sweep, SweepResult, expand_sweep, run_local
 from algoperf.harness._trial import TrialOptions
+from algoperf.harness._workers import run_workers, shard, visible_gpus, worker_devices
 
 DEFAULT_BENCHMARK_BASELINES = ("nadamw", "adamw")
 
@@ -66,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--executor", choices=["local", "slurm"], help="default: the file's")
     sweep.add_argument("--dry-run", action="store_true", help="list the trials, run nothing")
     sweep.add_argument("--wait", action="store_true", help="slurm: wait for the jobs' results")
+    sweep.add_argument(
+        "--workers", help="local: worker processes, one per GPU ('devices'); default: the file's"
+    )
+    sweep.add_argument("--shard", help="run only every N-th trial from the I-th (I/N)")
 
     check = commands.add_parser(
         "check-submission", help="validate a submission and train it a few steps"
@@ -171,7 +177,13 @@ def _without_option(argv: list[str], option: str) -> list[str]:
 
 def _sweep(args: argparse.Namespace, console: Console) -> int:
     sweep = Sweep.from_file(args.file)
+    executor = args.executor or sweep.executor
+    workers = _workers_option(args.workers) if args.workers else sweep.workers
+    if executor == "local" and workers != 1 and args.shard is None and not args.dry_run:
+        return _sweep_on_workers(args.file, sweep, workers)
     trials = expand_sweep(sweep)
+    if args.shard is not None:
+        trials = shard(trials, args.shard)
     if args.dry_run:
         print("hash              status     submission  workload  study  trial")
         for t in trials:
@@ -182,7 +194,7 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
                 f"{t.spec.study}  {t.spec.trial}"
             )
         return 0
-    if (args.executor or sweep.executor) == "slurm":
+    if executor == "slurm":
         return _sweep_on_slurm(sweep, trials, args.wait, console)
     with _progress(console) as progress:
         task = progress.add_task("trials", total=len(trials))
@@ -192,6 +204,29 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
 
         results = run_local(trials, sweep.trial_options(), on_result=done)
     return _print_sweep_results(results, console)
+
+
+def _workers_option(value: str) -> int | Literal["devices"]:
+    if value == "devices":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise AlgoPerfError(f"--workers {value!r}: expected a positive number or 'devices'")
+    return int(value)
+
+
+def _sweep_on_workers(file: Path, sweep: Sweep, workers: int | Literal["devices"]) -> int:
+    """Run the sweep in one worker process per device; exit code 1 if any worker failed."""
+    count = None if workers == "devices" else workers
+    devices = worker_devices(count, visible_gpus())
+    log_dir = sweep.experiment_dir / ".workers"
+    print(f"running the sweep in {len(devices)} workers; their logs are in {log_dir}")
+    results = run_workers(file, devices, log_dir)
+    for r in results:
+        lines = r.log.read_text().strip().splitlines()
+        summary = lines[-1] if lines else "(no output)"
+        device = "CPU" if r.device is None else f"GPU {r.device}"
+        print(f"worker {r.index} ({device}): exit code {r.returncode}: {summary}")
+    return 1 if any(r.returncode for r in results) else 0
 
 
 def _sweep_on_slurm(sweep: Sweep, trials: list, wait: bool, console: Console) -> int:

@@ -4,7 +4,8 @@ A sweep file (TOML or JSON) names the submissions (a built-in baseline or a file
 framework) and the workloads; every pair expands through `plan_trials` into trial specs,
 identified by `TrialSpec.content_hash()`. Completed trials are skipped, so re-running a sweep
 runs only what is missing; unfinished ones resume from their checkpoints. The `local` executor
-runs trials one after another in this process; `slurm` submits one job array through submitit
+runs trials one after another in this process, or in one worker process per device
+(`algoperf.harness._workers`); `slurm` submits one job array through submitit
 (`algoperf.harness.slurm`), whose preempted jobs requeue and resume.
 """
 
@@ -16,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -136,7 +137,9 @@ class Sweep(BaseModel):
     hardware: HardwareInfo | None = None
     """The hardware the trials run on (default: this machine's); set it for slurm jobs."""
     executor: Literal["local", "slurm"] = "local"
-    """Run trials here one by one, or as a slurm job array."""
+    """Run trials here, or as a slurm job array."""
+    workers: Annotated[int, Field(ge=1)] | Literal["devices"] = 1
+    """Local executor: worker processes, each on its own GPU ('devices': one per GPU)."""
     slurm: SlurmOptions = SlurmOptions()
     """Options of the slurm executor."""
 

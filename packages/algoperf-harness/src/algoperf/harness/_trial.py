@@ -140,6 +140,9 @@ def run_trial(
         status, error = TrialStatus.DIVERGED, str(e)
     except Exception:
         status, error = TrialStatus.FAILED, traceback.format_exc()
+    except BaseException:  # interrupted: keep what was logged
+        writer.close()
+        raise
     state = loop.state
     outcome = TrialOutcome(
         status=status,
@@ -246,7 +249,7 @@ class _TrialLoop:
         self.preemption_count = saved.preemption_count + 1
         self.elapsed_before = saved.elapsed
         self.input_queue.skip(saved.batches_drawn)
-        self.writer.resume(self.records)
+        self.writer.resume(self.records, self.preemption_count, self.state.global_step)
 
     def _checkpoint(self) -> None:
         every = self.options.checkpoint_every
@@ -394,7 +397,8 @@ class _TrialLoop:
         return self.options.clock()
 
     def _log_metrics(self, metrics: Mapping[str, float], global_step: int) -> None:
-        """The submission's per-step scalars; a non-finite loss ends the trial as diverged."""
+        """Record the submission's per-step scalars; a non-finite loss ends the trial."""
+        self.writer.metrics(global_step, metrics)
         for name, value in metrics.items():
             if "loss" in name and not math.isfinite(float(value)):
                 self.non_finite_logged = f"non-finite {name} logged at step {global_step}"

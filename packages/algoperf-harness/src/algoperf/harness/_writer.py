@@ -3,16 +3,27 @@
 `eval_measurements.csv` has the reference's columns (sorted, with `score` = submission time)
 so the reference's own tools read our runs; it is appended row by row, not rewritten, except
 when a trial resumes: both files are then replaced by the checkpoint's records.
+
+Besides, every run of a trial (the first and each resume) writes `meta_data_<n>.json`, where
+and with what software it ran, and the scalars a submission logs through
+`workload.metrics_logger` go to `metrics.jsonl`, flushed at each eval.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
+import importlib.metadata
+import json
 import os
+import platform
 import shutil
+import socket
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from algoperf.api import (
     EVALS_FILE,
@@ -24,6 +35,20 @@ from algoperf.api import (
 )
 
 REFERENCE_CSV = "eval_measurements.csv"
+METRICS_FILE = "metrics.jsonl"
+"""The scalars a submission logged, one JSON line per call: {"global_step", "metrics"}."""
+_PACKAGES = (
+    "algoperf-api",
+    "algoperf-workloads",
+    "algoperf-baselines",
+    "algoperf-harness",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "torch",
+    "numpy",
+)
 
 
 class TrialWriter:
@@ -32,20 +57,27 @@ class TrialWriter:
     def __init__(self, directory: str | Path, spec: TrialSpec) -> None:
         self.directory = Path(directory)
         self.spec = spec
+        self._metrics: IO[str] | None = None
 
     def start(self) -> None:
-        """Begin a fresh run: `trial.json` without an outcome, and no evals from earlier runs."""
+        """Begin a fresh run: `trial.json` without an outcome, and no records of earlier runs."""
         write_trial_file(self.directory, self.spec)
-        for name in (EVALS_FILE, REFERENCE_CSV):
+        for name in (EVALS_FILE, REFERENCE_CSV, METRICS_FILE):
             (self.directory / name).unlink(missing_ok=True)
+        for old in self.directory.glob("meta_data_*.json"):
+            old.unlink()
+        self._write_meta_data(0)
 
-    def resume(self, records: Sequence[EvalRecord]) -> None:
+    def resume(self, records: Sequence[EvalRecord], preemption_count: int, step: int) -> None:
         """Continue a run: `trial.json` without an outcome, and exactly `records` as evals.
 
-        Evals recorded after the checkpoint that holds `records` are dropped; the resumed
-        trial records them again. Each file is replaced atomically.
+        Evals recorded after the checkpoint that holds `records`, and logged metrics from step
+        `step` on, are dropped; the resumed trial records them again. Each file is replaced
+        atomically.
         """
         write_trial_file(self.directory, self.spec)
+        self._write_meta_data(preemption_count)
+        _keep_metrics_before(self.directory / METRICS_FILE, step)
         staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=".resume."))
         try:
             for record in records:
@@ -59,12 +91,49 @@ class TrialWriter:
             shutil.rmtree(staging)
 
     def eval(self, record: EvalRecord) -> None:
-        """Append one eval to `evals.jsonl` and to the reference CSV."""
+        """Append one eval to `evals.jsonl` and to the reference CSV; flush logged metrics."""
+        self._flush_metrics()
         _append(self.directory, record)
+
+    def metrics(self, global_step: int, metrics: Mapping[str, float]) -> None:
+        """Append the scalars a submission logged at `global_step` (buffered)."""
+        if self._metrics is None:
+            self._metrics = open(self.directory / METRICS_FILE, "a")  # noqa: SIM115
+        line = {"global_step": global_step, "metrics": {k: float(v) for k, v in metrics.items()}}
+        self._metrics.write(json.dumps(line) + "\n")
 
     def finish(self, outcome: TrialOutcome) -> None:
         """Record how the trial ended."""
+        self.close()
         write_trial_file(self.directory, self.spec, outcome)
+
+    def close(self) -> None:
+        """Flush and close the logged-metrics file (also when the run is interrupted)."""
+        if self._metrics is not None:
+            self._flush_metrics()
+            self._metrics.close()
+            self._metrics = None
+
+    def _flush_metrics(self) -> None:
+        if self._metrics is not None:
+            self._metrics.flush()
+            os.fsync(self._metrics.fileno())
+
+    def _write_meta_data(self, preemption_count: int) -> None:
+        """`meta_data_<preemption_count>.json`: when, where and with what this run started."""
+        info = {
+            "trial": self.spec.content_hash(),
+            "preemption_count": preemption_count,
+            "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "hardware": self.spec.hardware.model_dump(mode="json"),
+            "packages": _package_versions(),
+        }
+        path = self.directory / f"meta_data_{preemption_count}.json"
+        path.write_text(json.dumps(info, indent=2) + "\n")
 
 
 class NullWriter(TrialWriter):
@@ -73,10 +142,13 @@ class NullWriter(TrialWriter):
     def start(self) -> None:
         """Write nothing."""
 
-    def resume(self, records: Sequence[EvalRecord]) -> None:
+    def resume(self, records: Sequence[EvalRecord], preemption_count: int, step: int) -> None:
         """Write nothing."""
 
     def eval(self, record: EvalRecord) -> None:
+        """Write nothing."""
+
+    def metrics(self, global_step: int, metrics: Mapping[str, float]) -> None:
         """Write nothing."""
 
     def finish(self, outcome: TrialOutcome) -> None:
@@ -114,3 +186,27 @@ def _csv_header(path: Path) -> list[str] | None:
             return next(csv.reader(f), None)
     except FileNotFoundError:
         return None
+
+
+def _keep_metrics_before(path: Path, step: int) -> None:
+    """Drop the lines of `metrics.jsonl` logged at `step` or later (atomically)."""
+    if not path.exists():
+        return
+    kept = [
+        line
+        for line in path.read_text().splitlines(keepends=True)
+        if line.strip() and json.loads(line)["global_step"] < step
+    ]
+    staging = path.with_suffix(".tmp")
+    staging.write_text("".join(kept))
+    os.replace(staging, path)
+
+
+def _package_versions() -> dict[str, Any]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
