@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -147,6 +148,70 @@ def test_the_slurm_executor_runs_a_job_array_through_submitit(tmp_path):
     assert "all 1 trials are complete" in again.stdout
 
 
+def test_a_preempted_slurm_job_is_requeued_and_its_trial_resumes(tmp_path):
+    pytest.importorskip("submitit")
+    if not Path("/proc/self/task").exists():
+        pytest.skip("finds the job's task process through Linux's /proc")
+    # A learning rate too small to reach the target, so the trial is still running when the
+    # job is preempted after its second eval.
+    (tmp_path / "slow.json").write_text(
+        json.dumps(
+            [
+                {
+                    "learning_rate": 1e-7,
+                    "one_minus_beta1": 0.1,
+                    "beta2": 0.999,
+                    "weight_decay": 0.0,
+                    "warmup_factor": 0.05,
+                    "label_smoothing": 0.0,
+                    "dropout_rate": 0.0,
+                }
+            ]
+        )
+    )
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        textwrap.dedent(
+            """
+            experiment_dir = "runs"
+            workloads = ["digits_mlp"]
+            studies = 1
+            trials = 1
+            max_steps = 1000
+
+            [[submissions]]
+            baseline = "adamw"
+            framework = "pytorch"
+            search_space = "slow.json"
+
+            [slurm]
+            cluster = "local"
+            gpus_per_node = 0
+            timeout_min = 10
+            """
+        )
+    )
+    worker = Path(__file__).with_name("slurm_preemption.py")
+    result = subprocess.run(
+        [sys.executable, str(worker), str(sweep)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ["stopped"]
+    [directory] = [p.parent for p in (tmp_path / "runs").rglob("trial.json")]
+    record = api.read_trial(directory)
+    assert record.outcome.global_step == 1000
+    counts = [e.preemption_count for e in record.evals]
+    assert counts[0] == 0
+    assert counts[-1] == 1
+    assert counts == sorted(counts)
+    steps = [e.global_step for e in record.evals]
+    assert steps == sorted(set(steps))  # none lost, none duplicated
+    assert sorted(p.name for p in directory.glob("meta_data_*.json")) == [
+        "meta_data_0.json",
+        "meta_data_1.json",
+    ]
+
+
 def test_two_local_workers_share_the_trials_and_a_rerun_runs_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPUs: both workers share the CPU
     sweep = tmp_path / "sweep.toml"
@@ -182,7 +247,7 @@ def test_two_local_workers_share_the_trials_and_a_rerun_runs_nothing(tmp_path, m
 def test_shards_partition_the_trials_and_bad_specs_are_named():
     items = list(range(7))
     parts = [shard(items, f"{i}/3") for i in range(3)]
-    assert sorted(sum(parts, [])) == items
+    assert sorted(x for part in parts for x in part) == items
     assert parts[0] == [0, 3, 6]
     for bad in ("3/3", "1", "a/b", "-1/2"):
         with pytest.raises(SweepError, match="expected I/N"):
