@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from algoperf.workloads.cifar.param_map import PARAM_MAPS as CIFAR_MAPS
 from algoperf.workloads.criteo1tb.param_map import PARAM_MAPS as CRITEO_MAPS
 from algoperf.workloads.digits.param_map import PARAM_MAPS as DIGITS_MAPS
+from algoperf.workloads.mnist.param_map import PARAM_MAPS as MNIST_MAPS
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS as OGBG_MAPS
 
 WORKERS = Path(__file__).parent / "workers"
 sys.path.insert(0, str(WORKERS))
 from cases import CASES  # noqa: E402
 
-PARAM_MAPS = (DIGITS_MAPS, OGBG_MAPS, CRITEO_MAPS)
+PARAM_MAPS = (DIGITS_MAPS, OGBG_MAPS, CRITEO_MAPS, MNIST_MAPS, CIFAR_MAPS)
 # Only the reduction order differs between device counts.
 TOL = {"rtol": 1e-5, "atol": 1e-6}
 # Average precision ranks scores: rounding can swap two near-equal logits of an untrained

@@ -8,11 +8,17 @@ from flax import traverse_util
 
 from algoperf import api
 from algoperf.api import ForwardPassMode
-from algoperf.workloads import get_workload
+from algoperf.workloads import _tfds, get_workload
 from algoperf.workloads._params import jax_to_torch
 from algoperf.workloads.ogbg import data
 from algoperf.workloads.ogbg.config import CONFIGS
-from algoperf.workloads.ogbg.graphs import Budget, GraphDataset, pad_graphs, shard_graph_batch
+from algoperf.workloads.ogbg.graphs import (
+    Budget,
+    GraphDataset,
+    GraphSplit,
+    pad_graphs,
+    shard_graph_batch,
+)
 from algoperf.workloads.ogbg.metrics import graph_metrics, mean_average_precision
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS
 
@@ -215,3 +221,97 @@ def test_synthetic_batch_end_to_end(framework):
     assert [k for k in names if workload.is_output_params(k)] == (
         ["decoder"] if framework == "jax" else ["decoder.weight", "decoder.bias"]
     )
+
+
+# --- Real data: TFDS ogbg_molpcba records, served by a mock data source -----------------------
+
+
+def _tfds_records(split: GraphSplit) -> list[dict[str, np.ndarray]]:
+    """`split`'s graphs as TFDS ogbg_molpcba:0.1.3 records (bonds once, int64 indices)."""
+    records = []
+    for i in range(len(split)):
+        nodes, edges, index = split.graph(i)
+        bonds = len(edges) // 2  # graph() returns each bond in both directions; TFDS stores one
+        records.append(
+            {
+                "num_nodes": np.array([len(nodes)], np.int64),
+                "node_feat": nodes,
+                "num_edges": np.array([bonds], np.int64),
+                "edge_feat": edges[:bonds],
+                "edge_index": index[:bonds].astype(np.int64),
+                "labels": split.labels[i],
+            }
+        )
+    return records
+
+
+@pytest.fixture
+def molpcba(monkeypatch):
+    """Fake molpcba splits, served through `tfds.data_source` to the real reading code."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    splits = {"train": data.synthetic_split(48, 11), "validation": data.synthetic_split(20, 12)}
+    splits["test"] = data.synthetic_split(16, 13)
+    records = {name: _tfds_records(s) for name, s in splits.items()}
+
+    def as_data_source(builder, split, **kwargs):
+        del kwargs
+        assert builder.name == "ogbg_molpcba"
+        assert str(builder.version) == "0.1.3"
+        return records[split]
+
+    with tfds.testing.mock_data(as_data_source_fn=as_data_source):
+        yield splits, records
+
+
+def test_tfds_molpcba_records_load_as_graph_splits(molpcba):
+    splits, _ = molpcba
+    loaded = data.load_splits("/no/such/dir")  # mocked: TFDS never looks at it
+    assert set(loaded) == {"train", "validation", "test"}
+    for name, expected in splits.items():
+        got = loaded[name]
+        for field in ("nodes", "edges", "edge_index", "n_node", "n_edge", "labels"):
+            want, have = getattr(expected, field), getattr(got, field)
+            assert have.dtype == want.dtype, field
+            np.testing.assert_array_equal(have, want, err_msg=field)  # NaN labels kept
+    assert np.isnan(loaded["train"].labels).any()
+    # Batching makes the stored bonds bidirectional, as for synthetic data.
+    batch = pad_graphs(loaded["train"], [0], Budget.for_batch_size(2))
+    assert batch["inputs"].n_edge[0] == 2 * splits["train"].n_edge[0]
+
+
+def test_inconsistent_molpcba_records_are_an_error(molpcba):
+    _, records = molpcba
+    records["validation"][3]["edge_index"][0, 1] = 99  # a bond to a node the graph lacks
+    with pytest.raises(ValueError, match=r"validation: inconsistent records.*outside its graph"):
+        data.load_splits(None)
+
+
+def test_missing_tfds_data_names_the_prepare_command(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    workload = get_workload("ogbg", "pytorch")
+    with pytest.raises(_tfds.DatasetNotPreparedError, match="prepare ogbg_molpcba --data-dir"):
+        next(workload.build_input_queue(0, "train", str(tmp_path), 16))
+
+
+@pytest.mark.usefixtures("molpcba")
+def test_tfds_data_end_to_end():
+    sizes = {
+        "num_train_examples": 48,
+        "num_eval_train_examples": 24,
+        "num_validation_examples": 20,
+        "num_test_examples": 16,
+    }
+    spec = api.get_workload_spec("ogbg").model_copy(update=sizes)
+    workload = type(get_workload("ogbg", "pytorch"))(spec)
+    assert not workload.synthetic
+    rng = 0
+    params, state = workload.init_model_fn(rng)
+    batch = next(workload.build_input_queue(rng, "train", "/data", 16))
+    assert batch["inputs"].nodes.shape == (Budget.for_batch_size(16).nodes, 9)
+    logits, _ = workload.model_fn(params, batch, state, ForwardPassMode.EVAL, rng, False)
+    assert tuple(logits.shape) == (17, 128)
+    result = workload.eval_model(16, params, state, rng, "/data")
+    assert result["validation/num_examples"] == 20  # the mocked records, not synthetic data
+    assert result["test/num_examples"] == 16
+    assert 0.0 < result["validation/mean_average_precision"] < 1.0
+    assert np.isfinite(result["train/loss"])

@@ -21,6 +21,7 @@ def test_import_leaves_frameworks_out():
     code = (
         "import sys, algoperf.workloads, algoperf.workloads.digits.data\n"
         "import algoperf.workloads.ogbg.workload, algoperf.workloads.criteo1tb.workload\n"
+        "import algoperf.workloads.mnist.workload, algoperf.workloads.cifar.workload\n"
         "bad = [m for m in ('jax', 'flax', 'optax', 'torch') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -53,10 +54,11 @@ def test_unknown_and_unimplemented_names():
     with pytest.raises(
         api.UnknownNameError, match="implemented workloads: digits_mlp, digits_cnn, ogbg"
     ):
-        get_workload("mnist", "jax")
+        get_workload("fastmri", "jax")
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
     variants = {s.name for base in ("ogbg", "criteo1tb") for s in api.variants_of(base)}
-    assert {"ogbg", "criteo1tb", "criteo1tb_test", *variants} == set(implemented_workloads()[2:])
+    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *variants}
+    assert implemented == set(implemented_workloads()[2:])
 
 
 @pytest.mark.parametrize(("framework", "missing"), [("jax", "flax"), ("pytorch", "torch")])

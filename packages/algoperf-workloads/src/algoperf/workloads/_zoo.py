@@ -57,6 +57,8 @@ def _both(package: str, cls: str) -> Mapping[Framework, Implementation]:
 _DIGITS = _both("digits", "DigitsWorkload")
 _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
+_MNIST = _both("mnist", "MnistWorkload")
+_CIFAR = _both("cifar", "CifarWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -71,6 +73,8 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_embed_init": _CRITEO,
         "criteo1tb_resnet": _CRITEO,
         "criteo1tb_test": _CRITEO,
+        "mnist": _MNIST,
+        "cifar": _CIFAR,
     }
 )
 """Workload name to its implementation per framework."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from algoperf.workloads._base import NumpyDataWorkload
-from algoperf.workloads._data import ArrayDataset
+from algoperf.workloads._data import Dataset
 from algoperf.workloads._metrics import MetricSums, binary_cross_entropy
 from algoperf.workloads.criteo1tb import data
 from algoperf.workloads.criteo1tb.config import CONFIGS, DLRMConfig
+from algoperf.workloads.criteo1tb.reader import CriteoDataset
 
 
 class CriteoBase(NumpyDataWorkload):
@@ -22,14 +23,25 @@ class CriteoBase(NumpyDataWorkload):
         """This workload's model configuration."""
         return CONFIGS[self.name]
 
-    def load_dataset(self, data_dir: str | None) -> ArrayDataset:
-        """Synthetic examples, or the Criteo 1TB day files under `data_dir`."""
-        if not self.synthetic:
-            raise NotImplementedError(
-                "reading the Criteo 1TB day files is not implemented yet; use synthetic=True"
+    def load_dataset(self, data_dir: str | None) -> Dataset:
+        """Synthetic examples, or the Criteo 1TB day files under `data_dir`.
+
+        The day files are read lazily by `reader.CriteoDataset` (needs pyarrow, the
+        `criteo` extra). Every process reads whole global batches; the PyTorch workload keeps
+        its rank's slice, as for every other dataset.
+
+        Raises:
+            ValueError: if real data is asked for without a `data_dir`.
+            CriteoDataNotFoundError: when batches are requested and day files are missing.
+        """
+        if self.synthetic:
+            return data.synthetic(self.config.vocab_size)
+        if data_dir is None:
+            raise ValueError(
+                f"{self.name} needs data_dir: the folder of the Criteo 1TB day_{{d}}_{{NN}} "
+                "files (prepare it with: algoperf-datasets prepare criteo1tb --data-dir D)"
             )
-        del data_dir
-        return data.synthetic(self.config.vocab_size)
+        return CriteoDataset(data_dir)
 
     def metric_sums(
         self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray

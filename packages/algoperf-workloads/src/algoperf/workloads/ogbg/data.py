@@ -1,11 +1,21 @@
-"""ogbg-molpcba splits as `GraphSplit`s; synthetic molecule-like graphs for CI (numpy only)."""
+"""ogbg-molpcba splits as `GraphSplit`s: TFDS read without TensorFlow, or synthetic for CI.
+
+Numpy only; tensorflow_datasets is imported only when real data is read.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from algoperf.workloads import _tfds
 from algoperf.workloads.ogbg.config import EDGE_FEATURES, NODE_FEATURES, NUM_TASKS
 from algoperf.workloads.ogbg.graphs import GraphSplit
+
+TFDS_NAME = "ogbg_molpcba:0.1.3"
+"""The TFDS dataset the reference reads; `algoperf-datasets prepare ogbg_molpcba` writes it."""
+SPLITS = ("train", "validation", "test")
+_RAGGED = ("node_feat", "edge_feat", "edge_index", "num_nodes", "num_edges")
+"""Features whose first axis varies per graph (num_nodes and num_edges hold one count each)."""
 
 SYNTHETIC_SIZES = {"train": 256, "validation": 64, "test": 64}
 """Graphs per synthetic split: small, so synthetic evals run in seconds on a CPU."""
@@ -55,3 +65,52 @@ def synthetic_splits(seed: int = 0) -> dict[str, GraphSplit]:
         name: synthetic_split(size, seed + i)
         for i, (name, size) in enumerate(SYNTHETIC_SIZES.items())
     }
+
+
+def load_splits(data_dir: str | None) -> dict[str, GraphSplit]:
+    """The train, validation and test splits of TFDS `ogbg_molpcba:0.1.3` under `data_dir`.
+
+    Bonds are kept once, as stored; batching makes them bidirectional (`GraphSplit.graph`),
+    as the reference does. NaN labels stay NaN (weight 0 in batches).
+
+    Raises:
+        TfdsNotInstalledError: if the `tfds` extra is not installed.
+        DatasetNotPreparedError: if the dataset is not prepared under `data_dir`.
+        ValueError: if the records are inconsistent (counts, or edges pointing outside a graph).
+    """
+    return {
+        split: graph_split(_tfds.read_ragged_split(TFDS_NAME, split, data_dir, _RAGGED), split)
+        for split in SPLITS
+    }
+
+
+def graph_split(columns: _tfds.RaggedSplit, split: str = "") -> GraphSplit:
+    """A `GraphSplit` from the columns of TFDS ogbg_molpcba records, checked for consistency.
+
+    Raises:
+        ValueError: if the stored counts disagree with the arrays, or an edge points outside
+            its graph.
+    """
+    arrays, rows = columns.arrays, columns.row_counts
+    n_node, n_edge = rows["node_feat"].astype(np.int32), rows["edge_index"].astype(np.int32)
+    problems = []
+    if not np.array_equal(arrays["num_nodes"], n_node) or (rows["num_nodes"] != 1).any():
+        problems.append("num_nodes differs from the rows of node_feat")
+    if not np.array_equal(arrays["num_edges"], n_edge) or (rows["num_edges"] != 1).any():
+        problems.append("num_edges differs from the rows of edge_index")
+    if not np.array_equal(rows["edge_feat"], rows["edge_index"]):
+        problems.append("edge_feat and edge_index have different rows")
+    edge_index = arrays["edge_index"].astype(np.int32)
+    graph_of_edge = np.repeat(np.arange(len(n_edge)), n_edge)
+    if not problems and ((edge_index < 0) | (edge_index >= n_node[graph_of_edge, None])).any():
+        problems.append("an edge_index points outside its graph")
+    if problems:
+        raise ValueError(f"{TFDS_NAME} {split}: inconsistent records: {'; '.join(problems)}")
+    return GraphSplit(
+        nodes=arrays["node_feat"].astype(np.float32),
+        edges=arrays["edge_feat"].astype(np.float32),
+        edge_index=edge_index,
+        n_node=n_node,
+        n_edge=n_edge,
+        labels=arrays["labels"].astype(np.float32),
+    )

@@ -50,13 +50,15 @@ class OgbgBase(NumpyDataWorkload):
         return CONFIGS[self.name]
 
     def load_dataset(self, data_dir: str | None) -> GraphDataset:
-        """Synthetic graphs, or TFDS ogbg_molpcba from `data_dir`."""
-        if not self.synthetic:
-            raise NotImplementedError(
-                "reading TFDS ogbg_molpcba is not implemented yet; use synthetic=True"
-            )
-        del data_dir
-        return GraphDataset(data.synthetic_splits(), self.graph_shards)
+        """Synthetic graphs, or TFDS `ogbg_molpcba:0.1.3` read from `data_dir` (no TensorFlow).
+
+        Raises:
+            TfdsNotInstalledError: for real data without the `tfds` extra.
+            DatasetNotPreparedError: if the dataset is not prepared under `data_dir`.
+        """
+        if self.synthetic:
+            return GraphDataset(data.synthetic_splits(), self.graph_shards)
+        return GraphDataset(data.load_splits(data_dir), self.graph_shards)
 
     def split_metrics(
         self, params: Any, model_state: Any, batches: Iterable[NumpyBatch]

@@ -1,0 +1,24 @@
+"""The framework-neutral half of the cifar workload: data and configuration."""
+
+from __future__ import annotations
+
+from algoperf.workloads._base import NumpyDataWorkload
+from algoperf.workloads.cifar import data
+from algoperf.workloads.cifar.config import CONFIGS, ResNetConfig
+
+
+class CifarBase(NumpyDataWorkload):
+    """cifar's data and model configuration; mixed into the framework halves."""
+
+    output_layer = "head"
+
+    @property
+    def config(self) -> ResNetConfig:
+        """This workload's model configuration."""
+        return CONFIGS[self.name]
+
+    def load_dataset(self, data_dir: str | None) -> data.CifarDataset:
+        """Synthetic images, or TFDS `cifar10:3.0.2` from `data_dir`."""
+        if self.synthetic:
+            return data.synthetic()
+        return data.load(data_dir)

@@ -1,0 +1,507 @@
+"""A TF-free reader of the Criteo 1TB day files: pyarrow's CSV parser plus numpy hashing.
+
+It reproduces the reference's `_parse_example_fn` (tf.io.decode_csv with na_value '-1', then
+`log(relu(x) + 1)` on the 13 counts and `to_hash_bucket_fast(value + str(column), raw_vocab)`
+on the 26 categorical values, cast to float32) and its order: training reads a seeded
+shuffle of the file list (a new one each pass), files one after another and rows in file
+order, in full batches that cross file boundaries, dropping each pass's remainder; eval
+splits read their files in order and pad the last batch with `weights` 0.
+
+Files are streamed in blocks of `block_bytes` that end at line ends (never a whole
+5,000,000-line file at once). A thread pool parses blocks with pyarrow's CSV reader and
+hashes them with the vectorised FarmHash of `hashing` (both release the GIL), results are
+taken in order, and a background thread keeps `prefetch` batches ready. Every process
+reads whole global batches; the PyTorch workload keeps its rank's slice.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algoperf.api import AlgoPerfError
+from algoperf.workloads._data import NumpyBatch, pad_batch
+from algoperf.workloads.criteo1tb import files as _files
+from algoperf.workloads.criteo1tb.config import NUM_DENSE_FEATURES, NUM_SPARSE_FEATURES
+from algoperf.workloads.criteo1tb.hashing import fingerprint64_many, fingerprint64_suffixed
+
+RAW_VOCAB_SIZES = (
+    39884406, 39043, 17289, 7420, 20263, 3, 7120, 1543, 63, 38532951, 2953546, 403346, 10,
+    2208, 11938, 155, 4, 976, 14, 39979771, 25641295, 39664984, 585935, 12972, 108, 36,
+)  # fmt: skip
+"""Hash buckets per categorical column, as in the reference (from the DLRM TPU tutorial)."""
+DEFAULT_VALUE = b"00000000"
+"""The reference's default for an empty (or '-1') categorical field."""
+NA_VALUE = "-1"
+"""decode_csv's `na_value`: a field equal to it takes the column's default."""
+_NA = NA_VALUE.encode()
+NUM_FEATURES = NUM_DENSE_FEATURES + NUM_SPARSE_FEATURES
+BLOCK_BYTES = 1 << 23
+"""Bytes of text parsed at a time by one thread (about 35,000 Criteo lines)."""
+EVAL_TRAIN_SEED = 0
+"""Seed of the fixed file order of eval_train (the reference shuffles it once per run too)."""
+
+_LABEL = "label"
+_DENSE = tuple(f"int_{i}" for i in range(NUM_DENSE_FEATURES))
+_SPARSE = tuple(f"cat_{i}" for i in range(NUM_SPARSE_FEATURES))
+_COLUMNS = (_LABEL, *_DENSE, *_SPARSE)
+_DEFAULT_WORD = int.from_bytes(DEFAULT_VALUE, "little")
+
+Chunk = tuple[np.ndarray, np.ndarray]
+"""(features (39, n) float32, targets (n,) float32) of consecutive lines, feature-major."""
+
+
+class PyarrowNotInstalledError(AlgoPerfError, ImportError):
+    """Reading the Criteo 1TB files needs pyarrow."""
+
+
+def import_pyarrow() -> tuple[Any, Any]:
+    """The `pyarrow` and `pyarrow.csv` modules, imported on first use.
+
+    Raises:
+        PyarrowNotInstalledError: naming the extra to install when pyarrow is missing.
+    """
+    try:
+        importlib.import_module("pyarrow.compute")  # sets pyarrow.compute
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.csv")
+    except ImportError as error:
+        raise PyarrowNotInstalledError(
+            f"reading the Criteo 1TB files needs pyarrow ({error}); "
+            "install it with: pip install 'algoperf-workloads[criteo]'"
+        ) from error
+
+
+# ---------------------------------------------------------------- parsing one block
+
+
+def _csv_options(block_bytes: int, counts: str = "int64") -> tuple[Any, Any, Any]:
+    """The pyarrow read, parse and convert options for a block of headerless Criteo lines.
+
+    The 13 counts are parsed as `counts` ('int64', the fast parser for Criteo's integers, or
+    'float32', which accepts whatever decode_csv's strtof does); converting either to
+    float32 rounds once, as strtof does. An empty count is null (the default 0.0) and '-1'
+    stays -1, which relu turns into 0, the same as the default. Label and categoricals stay
+    raw bytes, so that only the exact text '-1' (the reference's `na_value`) or an empty
+    field takes the default, with no slow null matching on them. Quoting is off: Criteo
+    lines contain no quotes.
+    """
+    pa, csv = import_pyarrow()
+    types = {name: pa.type_for_alias(counts) for name in _DENSE}
+    types.update({name: pa.binary() for name in (_LABEL, *_SPARSE)})
+    return (
+        csv.ReadOptions(column_names=_COLUMNS, block_size=block_bytes, use_threads=False),
+        csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        csv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=False),
+    )
+
+
+def _binary_words(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    """8-byte values of a binary column as little-endian words; empty (or null) as default.
+
+    Returns:
+        The words, and the rows whose values are neither empty nor 8 bytes long ('-1' or
+        anything unusual), for the caller to hash one by one.
+    """
+    n = len(column)
+    offsets = np.frombuffer(column.buffers()[1], np.int32, n + 1, column.offset * 4)
+    lengths = np.diff(offsets)
+    eight = lengths == 8
+    count = int(np.count_nonzero(eight))
+    start, stop = int(offsets[0]), int(offsets[-1])
+    if stop - start == 8 * count:  # the usual case: 8-byte values, the rest empty or null
+        packed = np.frombuffer(column.buffers()[2], "<u8", count, start) if count else None
+        if count == n:
+            return packed, np.empty(0, np.intp)
+        words = np.full(n, _DEFAULT_WORD, dtype=np.uint64)
+        if count:
+            words[eight] = packed
+        return words, np.empty(0, np.intp)
+    valid = column.is_valid().to_numpy(zero_copy_only=False) & (lengths > 0)
+    words = np.full(n, _DEFAULT_WORD, dtype=np.uint64)
+    eight &= valid
+    raw = np.frombuffer(column.buffers()[2], np.uint8)
+    words[eight] = raw[offsets[:-1][eight, None] + np.arange(8)].view("<u8").ravel()
+    return words, np.flatnonzero(valid & ~eight)
+
+
+def hash_column(column: Any, index: int, out: np.ndarray) -> None:
+    """Hash bucket ids of one categorical column, as the reference's float32 values.
+
+    Args:
+        column: a pyarrow binary array of the raw field text.
+        index: the column's position among the 26 categoricals.
+        out: float32 (n,), set to `Fingerprint64(value + str(index)) % RAW_VOCAB_SIZES[index]`.
+    """
+    words, odd = _binary_words(column)
+    odd_values = column.take(pa_array(odd)).to_pylist() if len(odd) else []
+    bucket_ids(words, index, out, odd, odd_values)
+
+
+def bucket_ids(
+    words: np.ndarray,
+    index: int,
+    out: np.ndarray,
+    odd_rows: np.ndarray | None = None,
+    odd_values: list[bytes] | None = None,
+) -> None:
+    """`out[:] = Fingerprint64(value + str(index)) % RAW_VOCAB_SIZES[index]` as float32.
+
+    Args:
+        words: each row's 8-byte value as a little-endian uint64.
+        index: the categorical column (0-25).
+        out: float32 array of the rows' ids.
+        odd_rows: rows whose values are not 8 bytes long (their `words` are ignored).
+        odd_values: the values of `odd_rows`, hashed one by one (they are rare); '-1' is
+            the default value.
+    """
+    suffix = str(index).encode()
+    fingerprints = fingerprint64_suffixed(words, suffix)
+    if odd_rows is not None and len(odd_rows):
+        values = [DEFAULT_VALUE if v == _NA else v for v in odd_values or []]
+        fingerprints[odd_rows] = fingerprint64_many([v + suffix for v in values])
+    buckets = np.uint64(RAW_VOCAB_SIZES[index])
+    quotients = fingerprints // buckets  # `//` by a scalar is libdivide-fast, `%` is not
+    quotients *= buckets
+    fingerprints -= quotients
+    out[...] = fingerprints.view(np.int64)  # ids < 2**26: int64 -> float32 is the fast cast
+
+
+def pa_array(values: np.ndarray) -> Any:
+    """A pyarrow array of a numpy array."""
+    return import_pyarrow()[0].array(values)
+
+
+def parse_batch(record_batch: Any) -> Chunk:
+    """(features, targets) of one pyarrow record batch of Criteo lines.
+
+    Args:
+        record_batch: columns 'label' (binary), 'int_0'-'int_12' (int64 or float32, null when
+            empty), 'cat_0'-'cat_25' (binary).
+
+    Returns:
+        features (39, n) float32, feature-major (13 `log(relu(x) + 1)` then 26 bucket ids;
+        `rebatch` transposes them into (B, 39) inputs), and targets (n,) float32.
+    """
+    features = np.empty((NUM_FEATURES, record_batch.num_rows), dtype=np.float32)
+    for i, name in enumerate(_DENSE):
+        row = features[i]
+        np.fmax(_floats(record_batch.column(name)), np.float32(0), out=row)  # relu
+        row += np.float32(1)
+        np.log(row, out=row)  # in float32, as TF computes it
+    for i, name in enumerate(_SPARSE):
+        hash_column(record_batch.column(name), i, features[NUM_DENSE_FEATURES + i])
+    return features, _labels(record_batch.column(_LABEL))
+
+
+def _floats(column: Any) -> np.ndarray:
+    """A numeric column as float32 numpy, null (an empty field) as the default 0.0."""
+    if column.null_count:
+        column = import_pyarrow()[0].compute.fill_null(column, 0)
+    return column.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+
+
+def _labels(column: Any) -> np.ndarray:
+    """Labels from their text: '0' and '1' fast, '' and '-1' as 0.0, anything else by float()."""
+    n = len(column)
+    offsets = np.frombuffer(column.buffers()[1], np.int32, n + 1, column.offset * 4)
+    lengths = np.diff(offsets)
+    data = np.frombuffer(column.buffers()[2] or b"", np.uint8)
+    labels = np.zeros(n, np.float32)
+    one = lengths == 1
+    labels[one] = data[offsets[:-1][one]] - np.float32(ord("0"))
+    other = np.flatnonzero((lengths > 1) | (one & ((labels < 0) | (labels > 9))))
+    for i in other.tolist():
+        text = column[i].as_py()
+        try:
+            labels[i] = 0.0 if text == _NA else float(text)
+        except ValueError:
+            raise ValueError(f"label {text!r} is not a number") from None
+    return labels
+
+
+def parse_block(data: Any, path: Path | str = "<block>") -> Chunk:
+    """(features, targets) of a block of whole Criteo lines (bytes or a memoryview).
+
+    Raises:
+        ValueError: naming `path`, if a line does not have 40 tab-separated fields or a
+            count does not parse as a number.
+    """
+    pa, csv = import_pyarrow()
+    source = pa.py_buffer(data)
+    for counts in ("int64", "float32"):  # integers first; decimals and exponents if needed
+        read, parse, convert = _csv_options(len(data) + 1, counts)  # one batch per block
+        try:
+            table = csv.read_csv(
+                pa.BufferReader(source),
+                read_options=read,
+                parse_options=parse,
+                convert_options=convert,
+            )
+            break
+        except pa.ArrowInvalid as error:
+            if counts == "float32":
+                raise ValueError(
+                    f"{path}: not Criteo 1TB lines of 40 tab-separated fields ({error})"
+                ) from error
+    batches = table.combine_chunks().to_batches()
+    if not batches:
+        return np.empty((NUM_FEATURES, 0), np.float32), np.empty(0, np.float32)
+    try:
+        return parse_batch(batches[0])
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+
+
+def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[memoryview]:
+    """Consecutive blocks of about `block_bytes` of a text file, each ending at a line end."""
+    with path.open("rb") as f:
+        while data := f.read(block_bytes):
+            cut = data.rfind(b"\n") + 1
+            while cut == 0 and (more := f.read(block_bytes)):  # a line longer than a block
+                data += more
+                cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                cut = len(data)  # the file's last line, without a newline
+            f.seek(cut - len(data), os.SEEK_CUR)  # the partial line starts the next block
+            yield memoryview(data)[:cut]
+
+
+def ordered_map(
+    fn: Callable[[Any], Any], items: Iterable[Any], pool: ThreadPoolExecutor, window: int
+) -> Iterator[Any]:
+    """`map(fn, items)` on `pool`, in order, with at most `window` items in flight."""
+    pending: collections.deque[Future[Any]] = collections.deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def read_chunks(
+    paths: Iterable[Path], num_threads: int = 1, block_bytes: int = BLOCK_BYTES
+) -> Iterator[Chunk]:
+    """Parsed chunks of the day files `paths`, one file after another, rows in file order.
+
+    Blocks are parsed and hashed on `num_threads` threads (pyarrow and numpy release the
+    GIL); at most `num_threads + 1` blocks are in flight, so memory stays bounded.
+    """
+    blocks = ((block, path) for path in paths for block in read_blocks(path, block_bytes))
+    with ThreadPoolExecutor(num_threads, "criteo-parse") as pool:
+        for chunk in ordered_map(_parse_item, blocks, pool, num_threads + 1):
+            if len(chunk[1]):
+                yield chunk
+
+
+def _parse_item(item: tuple[memoryview, Path]) -> Chunk:
+    return parse_block(*item)
+
+
+# ---------------------------------------------------------------- batching
+
+
+def rebatch(chunks: Iterable[Chunk], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Feature-major chunks of any sizes as (inputs (B, 39), targets (B,)) batches.
+
+    Batches run across chunk (and file) boundaries; the last one may be short.
+    """
+    inputs = np.empty((batch_size, NUM_FEATURES), np.float32)
+    targets = np.empty(batch_size, np.float32)
+    filled = 0
+    for features, labels in chunks:
+        start = 0
+        while start < len(labels):
+            take = min(batch_size - filled, len(labels) - start)
+            inputs[filled : filled + take] = features[:, start : start + take].T
+            targets[filled : filled + take] = labels[start : start + take]
+            filled += take
+            start += take
+            if filled == batch_size:
+                yield inputs, targets
+                inputs = np.empty((batch_size, NUM_FEATURES), np.float32)
+                targets = np.empty(batch_size, np.float32)
+                filled = 0
+    if filled:
+        yield inputs[:filled], targets[:filled]
+
+
+def prefetch(iterator: Iterator[Any], depth: int) -> Iterator[Any]:
+    """`iterator`'s items, produced `depth` ahead on a background thread.
+
+    Errors in the producer are raised in the consumer; closing the returned generator (or
+    dropping it) stops the producer.
+    """
+    if depth <= 0:
+        yield from iterator
+        return
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        """Queue an item unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                items.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            put("error", error)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="criteo-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+# ---------------------------------------------------------------- the dataset
+
+
+class CriteoDataset:
+    """The Criteo 1TB splits under `data_dir` as the `Dataset` protocol's numpy batches.
+
+    Every process reads whole global batches (the PyTorch workload keeps its rank's slice),
+    like every other dataset here. Split sizes come from `files.count_examples`: the layout
+    fixes all but the last file of each day, so only those are counted, once.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        lines_per_file: int | None = _files.LINES_PER_FILE,
+        block_bytes: int = BLOCK_BYTES,
+        num_threads: int | None = None,
+        prefetch: int = 2,
+    ) -> None:
+        """A reader of the day files in `data_dir` (nothing is read yet).
+
+        Args:
+            data_dir: the folder holding the `day_{d}_{NN}` files.
+            lines_per_file: lines of every file but the last of a day; None counts all lines.
+            block_bytes: bytes parsed at a time.
+            num_threads: threads parsing and hashing blocks; None for min(8, CPU count).
+            prefetch: batches prepared ahead on a background thread (0: none).
+        """
+        import_pyarrow()  # fail early, naming the extra to install
+        self.data_dir = Path(data_dir)
+        _files.check_present(self.data_dir)
+        self.lines_per_file = lines_per_file
+        self.block_bytes = block_bytes
+        self.num_threads = num_threads or min(8, os.cpu_count() or 1)
+        self.prefetch = prefetch
+        self._sizes: dict[str, int] = {}
+
+    def files(self, split: str) -> list[Path]:
+        """The files of `split` in reading order (train files before shuffling)."""
+        return _files.split_files(self.data_dir, split)
+
+    def num_examples(self, split: str) -> int:
+        """Examples in `split`, counted once (cheaply; see `files.count_examples`)."""
+        split = "train" if split == "eval_train" else split
+        if split not in self._sizes:
+            self._sizes[split] = _files.count_examples(self.data_dir, split, self.lines_per_file)
+        return self._sizes[split]
+
+    def _chunks(self, paths: Iterable[Path]) -> Iterator[Chunk]:
+        """Parsed chunks of `paths`, one file after another."""
+        return read_chunks(paths, self.num_threads, self.block_bytes)
+
+    def _train_stream(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+        rng = np.random.default_rng(seed)
+        paths = self.files("train")
+        weights = np.ones(global_batch_size, np.float32)
+        while True:
+            order = [paths[i] for i in rng.permutation(len(paths))]
+            full = 0
+            for inputs, targets in rebatch(self._chunks(order), global_batch_size):
+                if len(targets) == global_batch_size:  # drop each pass's remainder
+                    full += 1
+                    yield {"inputs": inputs, "targets": targets, "weights": weights.copy()}
+            if not full:
+                raise ValueError(
+                    f"the Criteo training files in {self.data_dir} hold fewer examples than "
+                    f"one batch of {global_batch_size}"
+                )
+
+    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+        """Infinite training batches: a seeded shuffle of the files per pass, rows in order.
+
+        Batches run across file boundaries; each pass drops its last partial batch (the
+        reference's `drop_remainder` before `repeat`).
+        """
+        return prefetch(self._train_stream(seed, global_batch_size), self.prefetch)
+
+    def eval_paths(self, split: str) -> list[Path]:
+        """The files an eval pass over `split` reads, in order.
+
+        eval_train reads the training files in a fixed shuffled order, so its first
+        examples sample every day rather than the start of day 0.
+        """
+        paths = self.files(split)
+        if split in ("train", "eval_train"):
+            order = np.random.default_rng(EVAL_TRAIN_SEED).permutation(len(paths))
+            paths = [paths[i] for i in order]
+        return paths
+
+    def _eval_stream(
+        self, split: str, global_batch_size: int, num_examples: int | None
+    ) -> Iterator[NumpyBatch]:
+        remaining = np.inf if num_examples is None else num_examples
+        weights = np.ones(global_batch_size, np.float32)
+        if remaining <= 0:
+            return
+        for inputs, targets in rebatch(self._chunks(self.eval_paths(split)), global_batch_size):
+            keep = int(min(len(targets), remaining))
+            remaining -= keep
+            if keep == global_batch_size:
+                yield {"inputs": inputs, "targets": targets, "weights": weights.copy()}
+            else:
+                batch = {"inputs": inputs[:keep], "targets": targets[:keep]}
+                yield pad_batch(batch, global_batch_size)
+            if remaining <= 0:
+                return
+
+    def eval_batches(
+        self, split: str, global_batch_size: int, num_examples: int | None = None
+    ) -> Iterator[NumpyBatch]:
+        """One ordered pass over the first `num_examples` of `split`, padded to full batches.
+
+        Padding rows are zeros with `weights` 0. 'eval_train' reads the training files.
+        """
+        return prefetch(self._eval_stream(split, global_batch_size, num_examples), self.prefetch)

@@ -1,0 +1,313 @@
+"""The `algoperf-datasets` command: prepare the workloads' datasets and check their state.
+
+`algoperf-datasets prepare NAME --data-dir D` downloads and prepares one dataset (or `all`)
+under D, then verifies its split sizes; `algoperf-datasets status --data-dir D` shows every
+dataset's state without changing anything. TFDS datasets are prepared as ArrayRecord, which
+the workloads read without TensorFlow; preparing them needs the `prepare` extra. A prepared
+dataset is only verified, never prepared again; an interrupted prepare resumes (TFDS reuses
+the downloads that finished and regenerates the rest). Criteo 1TB is prepared by
+`algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
+downloaded by hand.
+
+This is the only module of the package that parses arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from algoperf.api import AlgoPerfError, did_you_mean
+from algoperf.workloads import _tfds
+from algoperf.workloads._prepare import ManualStepRequired
+from algoperf.workloads.criteo1tb import files
+
+OK, FAILED, NEEDS_USER = 0, 1, 2
+"""Exit codes: done and verified; a verification or preparation failed; the user must act
+(a manual download, a missing extra, a bad name)."""
+PREPARE_EXTRA = "pip install 'algoperf-workloads[prepare]'"
+CRITEO = "criteo1tb"
+CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
+
+
+@dataclass(frozen=True)
+class TfdsDataset:
+    """A dataset the workloads read from TFDS, and the split sizes it must have."""
+
+    tfds_name: str
+    """TFDS name and version, as the workloads read it."""
+    split_sizes: Mapping[str, int]
+    """Examples per TFDS split (the workloads cut validation out of train where needed)."""
+    requires: tuple[str, ...] = ("tensorflow",)
+    """Modules TFDS needs to prepare it: TensorFlow extracts downloads and encodes images;
+    ogbg_molpcba's builder reads the OGB CSV files with pandas."""
+
+
+TFDS_DATASETS: Mapping[str, TfdsDataset] = {
+    "mnist": TfdsDataset("mnist:3.0.1", {"train": 60_000, "test": 10_000}),
+    "cifar10": TfdsDataset("cifar10:3.0.2", {"train": 50_000, "test": 10_000}),
+    "ogbg_molpcba": TfdsDataset(
+        "ogbg_molpcba:0.1.3",
+        {"train": 350_343, "validation": 43_793, "test": 43_793},
+        ("tensorflow", "pandas"),
+    ),
+}
+"""mnist's and cifar10's train splits hold the workloads' train and validation examples."""
+NAMES = (*TFDS_DATASETS, CRITEO)
+ALIASES = {"cifar": "cifar10", "ogbg": "ogbg_molpcba", "criteo": CRITEO}
+"""Workload names accepted for their dataset."""
+
+Echo = Callable[[str], None]
+BuilderFactory = Callable[[str, Path], Any]
+"""(TFDS name with version, data dir) -> a `tfds.core.DatasetBuilder` (or a test double)."""
+
+
+def tfds_builder(name: str, data_dir: Path) -> Any:
+    """The TFDS builder of `name` under `data_dir`, in whatever format it was prepared."""
+    return _tfds.import_tfds().builder(name, data_dir=str(data_dir))
+
+
+class MissingExtraError(AlgoPerfError):
+    """Preparing a dataset needs packages that are not installed."""
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _missing_message(name: str, module: str) -> str:
+    hint = PREPARE_EXTRA if module == "tensorflow" else f"pip install {module}"
+    return f"{name}: preparing it needs {module}, which is not installed; install it: {hint}"
+
+
+def _file_format(builder: Any) -> str:
+    fmt = builder.info.file_format
+    return str(getattr(fmt, "value", fmt))
+
+
+def check(name: str, builder: Any) -> list[tuple[str, bool]]:
+    """One (line, ok) per check of a prepared dataset: ArrayRecord format, then each split size."""
+    fmt = _file_format(builder)
+    if fmt != "array_record":
+        where = builder.data_dir
+        return [(f"prepared as {fmt}, not ArrayRecord: move {where} away and prepare again", False)]
+    splits = builder.info.splits
+    lines = []
+    for split, expected in TFDS_DATASETS[name].split_sizes.items():
+        found = splits[split].num_examples if split in splits else 0
+        if found == expected:
+            lines.append((f"{split}: {found:,} examples ok", True))
+        else:
+            lines.append((f"{split}: expected {expected:,} examples, found {found:,}", False))
+    return lines
+
+
+def verify(name: str, builder: Any, echo: Echo) -> bool:
+    """Whether a prepared dataset passes `check`; echoes each check and a verdict."""
+    lines = check(name, builder)
+    for line, ok in lines:
+        echo(f"  {line}" if ok else f"  MISMATCH: {line}")
+    ok = all(ok for _, ok in lines)
+    if ok:
+        echo(f"{name}: ok ({builder.data_dir})")
+    else:
+        echo(f"{name}: MISMATCH ({builder.data_dir}); move it away and prepare again")
+    return ok
+
+
+def prepare_tfds(
+    name: str,
+    data_dir: Path,
+    temp_dir: Path | None,
+    echo: Echo,
+    builder_factory: BuilderFactory = tfds_builder,
+) -> int:
+    """Prepare TFDS dataset `name` under `data_dir` unless it is there, then verify it.
+
+    Returns:
+        The exit code: OK when verified, FAILED on a mismatch.
+
+    Raises:
+        MissingExtraError: if TensorFlow (or tensorflow-datasets) is needed but missing.
+    """
+    dataset = TFDS_DATASETS[name]
+    builder = builder_factory(dataset.tfds_name, data_dir)
+    if builder.is_prepared():
+        echo(f"{name}: already prepared; verifying")
+    else:
+        for module in dataset.requires:
+            if not _installed(module):
+                raise MissingExtraError(_missing_message(name, module))
+        echo(f"{name}: downloading and preparing {dataset.tfds_name} under {data_dir}")
+        try:
+            builder.download_and_prepare(
+                download_dir=str(temp_dir) if temp_dir else None,
+                download_config=_download_config(),
+                file_format="array_record",
+            )
+        except ModuleNotFoundError as error:
+            # TFDS re-raises some import errors with a longer message and without `name`.
+            found = error.name or re.search(r"No module named '([\w.]+)'", str(error))
+            if not found:
+                raise
+            module = found if isinstance(found, str) else found[1]
+            raise MissingExtraError(_missing_message(name, module.split(".")[0])) from error
+    return OK if verify(name, builder, echo) else FAILED
+
+
+def _download_config() -> Any:
+    # Never fetch TFDS's pre-built TFRecord copy from GCS: the workloads read ArrayRecord.
+    return _tfds.import_tfds().download.DownloadConfig(try_download_gcs=False)
+
+
+def prepare_criteo(data_dir: Path, echo: Echo) -> int:
+    """Run Criteo 1TB's own `prepare`; ManualStepRequired propagates to the caller."""
+    try:
+        module = importlib.import_module(CRITEO_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != CRITEO_MODULE:
+            raise
+        echo(f"{CRITEO}: preparing it is not available in this version of algoperf-workloads")
+        return FAILED
+    try:
+        module.prepare(data_dir, echo)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{CRITEO}: preparing it needs {error.name}, which is not installed; "
+            "install it: pip install 'algoperf-workloads[criteo]'"
+        ) from error
+    return OK
+
+
+def prepare(
+    name: str,
+    data_dir: Path,
+    temp_dir: Path | None = None,
+    echo: Echo = print,
+    builder_factory: BuilderFactory = tfds_builder,
+) -> int:
+    """Prepare and verify dataset `name` (one of `NAMES`); returns the exit code.
+
+    Raises:
+        ManualStepRequired: when Criteo's raw files must be downloaded by hand.
+        MissingExtraError: when the `prepare` extra is missing.
+    """
+    if name == CRITEO:
+        return prepare_criteo(data_dir, echo)
+    try:
+        return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
+    except _tfds.TfdsNotInstalledError as error:
+        raise MissingExtraError(
+            f"{name}: preparing it needs tensorflow-datasets; install it: {PREPARE_EXTRA}"
+        ) from error
+
+
+def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfds_builder) -> str:
+    """One line on dataset `name`'s state under `data_dir`; changes nothing."""
+    if name == CRITEO:
+        return f"{name}: {_criteo_state(data_dir)}"
+    dataset = TFDS_DATASETS[name]
+    try:
+        builder = builder_factory(dataset.tfds_name, data_dir)
+    except _tfds.TfdsNotInstalledError:
+        return (
+            f"{name}: unknown (install tensorflow-datasets: pip install 'algoperf-workloads[tfds]')"
+        )
+    if not builder.is_prepared():
+        return f"{name}: not prepared ({_tfds.prepare_command(name, str(data_dir))})"
+    problems = [line for line, ok in check(name, builder) if not ok]
+    if problems:
+        return f"{name}: MISMATCH ({builder.data_dir}): {'; '.join(problems)}"
+    return f"{name}: ok ({builder.data_dir})"
+
+
+def _criteo_state(data_dir: Path) -> str:
+    days = files.day_files(data_dir)
+    if not days:
+        return f"not prepared ({files.prepare_command(data_dir)})"
+    eval_files = len(days.get(files.EVAL_DAY, []))
+    complete = len(days) == files.NUM_DAYS and eval_files == files.NUM_EVAL_DAY_FILES
+    count = sum(len(parts) for parts in days.values())
+    state = "files present" if complete else "incomplete"
+    return f"{state}: {count} day files of {len(days)} of {files.NUM_DAYS} days in {data_dir}"
+
+
+def resolve(name: str) -> list[str]:
+    """The datasets `name` stands for ('all', a dataset or a workload alias).
+
+    Raises:
+        ValueError: for an unknown name, with a did-you-mean hint.
+    """
+    if name == "all":
+        return list(NAMES)
+    name = ALIASES.get(name, name)
+    if name not in NAMES:
+        choices = (*NAMES, "all", *ALIASES)
+        raise ValueError(
+            f"unknown dataset {name!r}{did_you_mean(name, choices)}; "
+            f"choose one of: {', '.join((*NAMES, 'all'))}"
+        )
+    return [name]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="algoperf-datasets", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    prep = commands.add_parser("prepare", help="download, prepare and verify a dataset")
+    prep.add_argument("name", help=f"one of: {', '.join(NAMES)}, or all")
+    prep.add_argument("--data-dir", type=Path, required=True, help="where the datasets live")
+    prep.add_argument(
+        "--temp-dir", type=Path, help="where TFDS keeps downloads (default: DATA_DIR/downloads)"
+    )
+    for command in ("status", "list"):
+        show = commands.add_parser(command, help="show each dataset's state under the data dir")
+        show.add_argument("--data-dir", type=Path, required=True)
+    return parser
+
+
+def cli(
+    args_list: Sequence[str] | None = None,
+    *,
+    echo: Echo = print,
+    builder_factory: BuilderFactory = tfds_builder,
+) -> int:
+    """Run the command line `args_list` (default: sys.argv); returns the exit code."""
+    args = _parser().parse_args(args_list)
+    data_dir = args.data_dir.expanduser().absolute()
+    if args.command in ("status", "list"):
+        for name in NAMES:
+            echo(status_line(name, data_dir, builder_factory))
+        return OK
+    try:
+        names = resolve(args.name)
+    except ValueError as error:
+        print(f"algoperf-datasets: {error}", file=sys.stderr)
+        return NEEDS_USER
+    temp_dir = args.temp_dir.expanduser().absolute() if args.temp_dir else None
+    code = OK
+    for name in names:
+        try:
+            result = prepare(name, data_dir, temp_dir, echo, builder_factory)
+        except (ManualStepRequired, MissingExtraError) as error:
+            print(str(error), file=sys.stderr)
+            result = NEEDS_USER
+        except AlgoPerfError as error:
+            print(f"{name}: {error}", file=sys.stderr)
+            result = FAILED
+        code = max(code, result)
+    return code
+
+
+def main() -> None:
+    """Entry point of the `algoperf-datasets` console script."""
+    # TFDS warns through absl about every dataset folder it does not find; status expects that.
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    sys.exit(cli())
