@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from algoperf.workloads._data import ArrayDataset, NumpyBatch
+from algoperf.workloads._image_splits import synthetic_image_splits, tfds_image_splits
 from algoperf.workloads.cifar.config import NUM_CLASSES
 
 TFDS_NAME = "cifar10:3.0.2"
@@ -87,18 +88,8 @@ def _split(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 def synthetic(seed: int = 0) -> CifarDataset:
     """Random uint8 images and uniform labels of `SYNTHETIC_SIZES` per split."""
-    rng = np.random.default_rng(seed)
-    return CifarDataset(
-        ArrayDataset(
-            {
-                name: _split(
-                    rng.integers(0, 256, (size, *IMAGE_SHAPE), dtype=np.uint8),
-                    rng.integers(0, NUM_CLASSES, size),
-                )
-                for name, size in SYNTHETIC_SIZES.items()
-            }
-        )
-    )
+    splits = synthetic_image_splits(SYNTHETIC_SIZES, IMAGE_SHAPE, NUM_CLASSES, seed)
+    return CifarDataset(ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()}))
 
 
 def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> CifarDataset:
@@ -112,17 +103,5 @@ def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> CifarDataset:
     Returns:
         'train', 'validation' and 'test' splits of uint8 images and int32 labels.
     """
-    from algoperf.workloads._tfds import read_split  # lazily: tensorflow-datasets is optional
-
-    train = read_split(TFDS_NAME, "train", data_dir)
-    test = read_split(TFDS_NAME, "test", data_dir)
-    images, labels = train["image"], train["label"]
-    return CifarDataset(
-        ArrayDataset(
-            {
-                "train": _split(images[:num_train], labels[:num_train]),
-                "validation": _split(images[num_train:], labels[num_train:]),
-                "test": _split(test["image"], test["label"]),
-            }
-        )
-    )
+    splits = tfds_image_splits(TFDS_NAME, data_dir, num_train)
+    return CifarDataset(ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()}))

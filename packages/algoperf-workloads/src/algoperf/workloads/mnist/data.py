@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from algoperf.workloads._data import ArrayDataset
+from algoperf.workloads._image_splits import synthetic_image_splits, tfds_image_splits
 
 TFDS_NAME = "mnist:3.0.1"
 NUM_CLASSES = 10
@@ -38,16 +39,8 @@ def _split(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 def synthetic(seed: int = 0) -> ArrayDataset:
     """Random uint8 images and uniform labels of `SYNTHETIC_SIZES`, normalised as real ones are."""
-    rng = np.random.default_rng(seed)
-    return ArrayDataset(
-        {
-            name: _split(
-                rng.integers(0, 256, (size, *IMAGE_SHAPE), dtype=np.uint8),
-                rng.integers(0, NUM_CLASSES, size),
-            )
-            for name, size in SYNTHETIC_SIZES.items()
-        }
-    )
+    splits = synthetic_image_splits(SYNTHETIC_SIZES, IMAGE_SHAPE, NUM_CLASSES, seed)
+    return ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()})
 
 
 def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> ArrayDataset:
@@ -61,15 +54,5 @@ def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> ArrayDataset:
     Returns:
         'train', 'validation' and 'test' splits of normalised images and int32 labels.
     """
-    from algoperf.workloads._tfds import read_split  # lazily: tensorflow-datasets is optional
-
-    train = read_split(TFDS_NAME, "train", data_dir)
-    test = read_split(TFDS_NAME, "test", data_dir)
-    images, labels = train["image"], train["label"]
-    return ArrayDataset(
-        {
-            "train": _split(images[:num_train], labels[:num_train]),
-            "validation": _split(images[num_train:], labels[num_train:]),
-            "test": _split(test["image"], test["label"]),
-        }
-    )
+    splits = tfds_image_splits(TFDS_NAME, data_dir, num_train)
+    return ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()})
