@@ -197,9 +197,10 @@ class _TrialLoop:
                 now - last_step_end
             )
             state.is_time_remaining = state.accumulated_submission_time < self.budget
+            last_step_end = now
             if state.is_time_remaining and self._eval_due():
                 self._prepare_and_eval()
-            last_step_end = self._synchronized_now()
+                last_step_end = self._synchronized_now()  # the eval's time is not counted
         return status
 
     # --- pieces of the loop ----------------------------------------------------------------

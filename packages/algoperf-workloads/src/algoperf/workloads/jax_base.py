@@ -41,9 +41,9 @@ class JaxWorkload(NumpyDataWorkload):
     """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
 
     def __init__(
-        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, *, synthetic: bool = False
+        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, **options: Any
     ) -> None:
-        super().__init__(spec, rules, synthetic=synthetic)
+        super().__init__(spec, rules, **options)
         self.mesh = batch_mesh()
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.batch_sharded = NamedSharding(self.mesh, PartitionSpec("batch"))

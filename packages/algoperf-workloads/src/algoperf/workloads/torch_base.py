@@ -92,9 +92,9 @@ class TorchWorkload(NumpyDataWorkload):
     """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
 
     def __init__(
-        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, *, synthetic: bool = False
+        self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, **options: Any
     ) -> None:
-        super().__init__(spec, rules, synthetic=synthetic)
+        super().__init__(spec, rules, **options)
         self.runtime = TorchRuntime.current()
 
     @abc.abstractmethod

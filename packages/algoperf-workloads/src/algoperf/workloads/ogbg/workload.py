@@ -34,8 +34,9 @@ class OgbgBase(NumpyDataWorkload):
         *,
         synthetic: bool = False,
         graph_shards: int | None = None,
+        eval_batch_size: int | None = None,
     ) -> None:
-        super().__init__(spec, rules, synthetic=synthetic)
+        super().__init__(spec, rules, synthetic=synthetic, eval_batch_size=eval_batch_size)
         self.graph_shards = graph_shards or self.num_batch_shards
         """Padded sub-batches per global batch."""
         if self.graph_shards % self.num_batch_shards:
