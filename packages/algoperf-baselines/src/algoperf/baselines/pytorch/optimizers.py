@@ -96,6 +96,14 @@ class _AdamMoments(FunctionalOptimizer):
 # --- NAdamW ------------------------------------------------------------------------------
 
 
+def _update_moments(state: State, g: Tensor, b1: float, b2: float) -> tuple[Tensor, Tensor]:
+    """Adam's first and second moments of `state` moved towards `g` in place; returned."""
+    mu, nu = state["mu"], state["nu"]
+    mu.mul_(b1).add_(g, alpha=1.0 - b1)
+    nu.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+    return mu, nu
+
+
 def nadamw(
     params: list[Tensor],
     grads: list[Tensor],
@@ -111,9 +119,7 @@ def nadamw(
     """One NAdamW step in place; see `algoperf.baselines.jax.optimizers.nadamw`."""
     c1, c2 = 1.0 - b1**step, 1.0 - b2**step
     for p, g, s in zip(params, grads, states, strict=True):
-        mu, nu = s["mu"], s["nu"]
-        mu.mul_(b1).add_(g, alpha=1.0 - b1)
-        nu.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        mu, nu = _update_moments(s, g, b1, b2)
         mu_hat = (b1 * mu + (1.0 - b1) * g) / c1
         update = mu_hat / ((nu / c2).sqrt() + eps)
         p.sub_(lr * (update + weight_decay * p))
@@ -143,9 +149,7 @@ def lamb(
     """One LAMB step in place; see `algoperf.baselines.jax.optimizers.lamb`."""
     c1, c2 = 1.0 - b1**step, 1.0 - b2**step
     for p, g, s in zip(params, grads, states, strict=True):
-        mu, nu = s["mu"], s["nu"]
-        mu.mul_(b1).add_(g, alpha=1.0 - b1)
-        nu.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        mu, nu = _update_moments(s, g, b1, b2)
         update = (mu / c1) / ((nu / c2).sqrt() + eps) + weight_decay * p
         p_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
         ratio = torch.where((p_norm == 0) | (u_norm == 0), 1.0, p_norm / u_norm)
@@ -362,9 +366,7 @@ def muon(
     """One Muon step in place; see `algoperf.baselines.jax.optimizers.muon`."""
     c1, c2 = 1.0 - b1**step, 1.0 - b2**step
     for p, g, s in zip(params, grads, states, strict=True):
-        mu, nu = s["mu"], s["nu"]
-        mu.mul_(b1).add_(g, alpha=1.0 - b1)
-        nu.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        mu, nu = _update_moments(s, g, b1, b2)
         if p.ndim == 2:
             update = muon_scale(tuple(p.shape)) * newton_schulz(b1 * mu + (1.0 - b1) * g)
         else:
