@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 from pydantic import ValidationError
@@ -168,3 +169,15 @@ def test_record_error_carries_path_line_and_detail(tmp_path):
         api.read_trial_file(tmp_path)
     assert info.value.line is None
     assert info.value.detail.startswith("cannot read the trial file")
+
+
+def test_the_trial_file_is_as_readable_as_the_other_records(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        api.write_trial_file(tmp_path, make_spec())
+        api.append_eval(tmp_path, make_eval())
+    finally:
+        os.umask(previous)
+    mode = (tmp_path / "trial.json").stat().st_mode & 0o777
+    assert mode == (tmp_path / "evals.jsonl").stat().st_mode & 0o777
+    assert mode & 0o044  # group and others may read it (mkstemp alone gives 0600)

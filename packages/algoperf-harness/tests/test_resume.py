@@ -60,8 +60,8 @@ def test_a_sigkilled_trial_resumes_with_the_same_steps_and_evals(
     resumable_trial.run(framework, baseline, killed, resume=True)
 
     same_records(api.read_trial(killed), api.read_trial(reference), killed_at_eval=2)
-    checkpoints = [p.name for p in killed.iterdir() if "checkpoint" in p.name]
-    assert checkpoints == [f"checkpoint_{resumable_trial.MAX_STEPS}"]
+    # The ended trial's checkpoint is deleted, and no leftover of the interrupted save stays.
+    assert [p.name for p in killed.iterdir() if "checkpoint" in p.name] == []
 
 
 @pytest.fixture
@@ -118,8 +118,7 @@ def test_resume_restores_the_optimizer_state_time_and_random_streams(tmp_path, c
     with pytest.raises(fakes.Interrupted):
         fake_trial(tmp_path / "b", clock, interrupt_at=25)
     # Checkpoints followed the evals at steps 1, 11 and 21; only the latest is kept.
-    [checkpoint] = TrialCheckpoints(tmp_path / "b" / "trial", fakes.FakeRuntime())._folders()
-    assert checkpoint.name == "checkpoint_21"
+    assert checkpoint_names(tmp_path / "b" / "trial") == ["checkpoint_21"]
     resumed_final = fake_trial(tmp_path / "b", clock, resume=True)
 
     record = api.read_trial(tmp_path / "b" / "trial")
@@ -153,7 +152,43 @@ def test_without_resume_a_trial_starts_over_and_drops_old_checkpoints(tmp_path, 
     assert final["steps"] == 60
     record = api.read_trial(tmp_path / "trial")
     assert {e.preemption_count for e in record.evals} == {0}
-    assert [p.name for p in (tmp_path / "trial").glob("*checkpoint*")] == ["checkpoint_51"]
+    assert checkpoint_names(tmp_path / "trial") == []  # deleted once the trial ended
+
+
+def test_an_ended_trial_keeps_its_last_checkpoint_only_when_asked(tmp_path, clock):
+    fake_trial(tmp_path / "a", clock)
+    assert checkpoint_names(tmp_path / "a" / "trial") == []
+    fake_trial(tmp_path / "b", clock, keep_checkpoints=True)
+    assert checkpoint_names(tmp_path / "b" / "trial") == ["checkpoint_51"]
+
+
+def test_incomplete_checkpoints_are_never_resumed_and_are_removed(tmp_path, clock):
+    with pytest.raises(fakes.Interrupted):
+        fake_trial(tmp_path, clock, interrupt_at=25)
+    directory = tmp_path / "trial"
+    # What a kill during an older version's rotation left: a newer checkpoint without its
+    # state.json (arrays only), and the hidden leftovers of a save and of a deletion.
+    half = directory / "checkpoint_31"
+    half.mkdir()
+    (half / "arrays.pkl").write_bytes(b"partial")
+    (directory / ".checkpoint_41.x").mkdir()
+    (directory / ".deleting_11.y").mkdir()
+    checkpoints = TrialCheckpoints(directory, fakes.FakeRuntime())
+    assert checkpoints.latest(SPEC.content_hash()).name == "checkpoint_21"
+
+    fake_trial(tmp_path, clock, resume=True, keep_checkpoints=True)
+    record = api.read_trial(directory)
+    assert [e.preemption_count for e in record.evals][-1] == 1  # resumed from checkpoint_21
+    assert record.evals[2].global_step == 21
+    assert sorted(
+        p.name
+        for p in directory.iterdir()
+        if "checkpoint" in p.name or p.name.startswith(".deleting")
+    ) == ["checkpoint_51"]
+
+
+def checkpoint_names(directory):
+    return sorted(p.name for p in directory.iterdir() if "checkpoint" in p.name)
 
 
 def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path, clock):

@@ -204,3 +204,19 @@ def test_reference_csv_is_written_alongside(tmp_path, clock):
     assert json.loads((tmp_path / "trial" / "trial.json").read_text())["outcome"]["status"] == (
         "reached_target"
     )
+
+
+def test_the_dev_rules_cap_every_trial_at_300_steps(tmp_path, clock):
+    # digits under dev: budget 60 s; steps of 10 ms would run 6,000 steps without the cap.
+    workload = fakes.FakeWorkload(clock, [0.5] * 1000, name="digits_mlp", rules="dev")
+    submission = fakes.make_submission(tmp_path, step_seconds=2**-7)
+    dev = spec("dev", workload="digits_mlp")
+    outcome = run_trial(
+        dev, workload, submission, fakes.FakeRuntime(), tmp_path / "a", TrialOptions(clock=clock)
+    )
+    assert (outcome.status, outcome.global_step) == (api.TrialStatus.STOPPED, 300)
+    assert workload.eval_steps[-1] == 300  # the end of training is evaluated
+    # A smaller limit of the run's own still applies.
+    options = TrialOptions(clock=clock, max_global_steps=20)
+    outcome = run_trial(dev, workload, submission, fakes.FakeRuntime(), tmp_path / "b", options)
+    assert outcome.global_step == 20

@@ -213,6 +213,8 @@ def write_trial_file(
     text = TrialFile(spec=spec, outcome=outcome).model_dump_json(indent=2)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".trial.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); the records are as readable as any other.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text + "\n")
             f.flush()
@@ -222,6 +224,13 @@ def write_trial_file(
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, at once restored)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def append_eval(directory: str | Path, record: EvalRecord) -> None:

@@ -51,6 +51,8 @@ class RuleVersion(BaseModel):
     """Whether the optional `prepare_for_eval` submission function is called (timed)."""
     hardware: HardwareSpec
     """The benchmark hardware; the harness records the hardware it actually ran on."""
+    max_steps: int | None = Field(default=None, ge=1)
+    """A cap on every trial's steps (None: only the time budget ends training)."""
 
 
 _BASE_WORKLOADS = (
@@ -115,6 +117,8 @@ RULES_DEV = RuleVersion(
     qualification_workloads=("digits_mlp",),
     has_prepare_for_eval=True,
     hardware=HardwareSpec(device_kind="cpu", device_count=1),
+    # Minutes for the whole dev benchmark: the baselines reach the targets in ~150 steps.
+    max_steps=300,
 )
 
 RULE_VERSIONS: Mapping[str, RuleVersion] = MappingProxyType(

@@ -14,13 +14,13 @@ from algoperf.harness._study import (
     run_trials,
     trial_directory,
 )
+from algoperf.harness._supervisor import run_isolated
 from algoperf.harness._sweep import (
     Sweep,
     SweepError,
     SweepResult,
     SweepTrial,
     expand_sweep,
-    run_local,
 )
 from algoperf.harness._trial import TrainState, TrialOptions, resolve_batch_size, run_trial
 from algoperf.harness._writer import REFERENCE_CSV, TrialWriter
@@ -43,7 +43,7 @@ __all__ = (
     "halton_search",
     "plan_trials",
     "resolve_batch_size",
-    "run_local",
+    "run_isolated",
     "run_trial",
     "run_trials",
     "scrambled_halton",

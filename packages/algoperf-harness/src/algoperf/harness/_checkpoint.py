@@ -10,7 +10,10 @@ A checkpoint is the folder `checkpoint_<global_step>` in the trial directory:
 
 It is written into a hidden temporary folder that is renamed once complete, so a kill leaves
 the previous checkpoint or the new one, never half of one; older ones are deleted after the
-rename, so only the latest is kept.
+rename, so only the latest is kept. A folder is deleted by renaming it to a hidden name first,
+so a kill mid-deletion leaves nothing that looks like a checkpoint; a `checkpoint_<step>`
+without `state.json` (left by an older version) is never resumed, and is deleted with the
+hidden leftovers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,8 @@ from algoperf.harness._runtime import Runtime, TrainingArrays
 
 STATE_FILE = "state.json"
 _NAME = re.compile(r"checkpoint_(\d+)")
-_TEMPORARY = re.compile(r"\.checkpoint_\d+\..+")
+_LEFTOVER = re.compile(r"\.(checkpoint|deleting)_\d+\..+")
+"""Hidden folders of interrupted saves and deletions."""
 
 
 class CheckpointState(BaseModel):
@@ -62,7 +67,7 @@ class TrialCheckpoints:
 
     def latest(self, spec_hash: str) -> Path | None:
         """The newest complete checkpoint written for `spec_hash`, if any."""
-        found = sorted(self._folders(), key=_step_of)
+        found = sorted(self._complete(), key=_step_of)
         if not found or self.read_state(found[-1]).spec_hash != spec_hash:
             return None
         return found[-1]
@@ -84,28 +89,42 @@ class TrialCheckpoints:
         self.runtime.save_arrays(tmp, arrays)
         _write_synced(tmp / STATE_FILE, state.model_dump_json())
         final = self.directory / f"checkpoint_{step}"
-        if final.exists():
-            shutil.rmtree(final)
+        if final.exists():  # written again after a resume from an earlier checkpoint
+            _discard(final)
         os.rename(tmp, final)
         _sync_directory(self.directory)
-        self._delete(keep=final)
+        delete_checkpoints(self.directory, keep=final)
 
-    def clear(self) -> None:
-        """Delete every checkpoint and unfinished temporary (a fresh start)."""
+    def clear(self, keep: Path | None = None) -> None:
+        """Delete every checkpoint but `keep`, and the leftovers of interrupted saves."""
         if self.runtime.is_primary:
-            self._delete(keep=None)
+            delete_checkpoints(self.directory, keep)
 
-    def _folders(self, temporary: bool = False) -> list[Path]:
-        """Complete checkpoints, or the temporaries of interrupted saves."""
-        if not self.directory.is_dir():
-            return []
-        pattern = _TEMPORARY if temporary else _NAME
-        return [p for p in self.directory.iterdir() if p.is_dir() and pattern.fullmatch(p.name)]
+    def _complete(self) -> list[Path]:
+        """The checkpoints whose `state.json`, written last, exists."""
+        return [p for p in _matching(self.directory, _NAME) if (p / STATE_FILE).is_file()]
 
-    def _delete(self, keep: Path | None) -> None:
-        for path in self._folders() + self._folders(temporary=True):
-            if path != keep:
-                shutil.rmtree(path)
+
+def delete_checkpoints(directory: Path, keep: Path | None = None) -> None:
+    """Delete the trial directory's checkpoints but `keep`, complete or not, and leftovers."""
+    for path in _matching(directory, _NAME):
+        if path != keep:
+            _discard(path)
+    for path in _matching(directory, _LEFTOVER):
+        shutil.rmtree(path)
+
+
+def _matching(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return [p for p in directory.iterdir() if p.is_dir() and pattern.fullmatch(p.name)]
+
+
+def _discard(path: Path) -> None:
+    """Delete a checkpoint folder; first renamed, so no half-deleted checkpoint is ever seen."""
+    hidden = path.with_name(f".deleting_{_step_of(path)}.{uuid.uuid4().hex}")
+    os.rename(path, hidden)
+    shutil.rmtree(hidden)
 
 
 def _step_of(path: Path) -> int:

@@ -1,19 +1,22 @@
 """The `algoperf` command line: `run`, `sweep`, `check-submission` and `benchmark`.
 
-This is the only module that parses arguments; it builds typed plans and calls the library.
+This is the only module that parses arguments. Every command that trains builds a `Sweep`
+and runs it through the same path: trials in supervised child processes
+(`algoperf.harness._supervisor`), so a submission that crashes fails its trial, not the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -21,16 +24,13 @@ from algoperf.api import (
     AlgoPerfError,
     Framework,
     Ruleset,
-    TrialOutcome,
-    TrialSpec,
+    TrialStatus,
     get_rules,
-    load_search_space,
     load_submission,
+    validation_problems,
 )
-from algoperf.harness._runtime import get_runtime
-from algoperf.harness._study import StudyPlan, plan_trials, run_trials
-from algoperf.harness._sweep import Sweep, SweepResult, expand_sweep, run_local
-from algoperf.harness._trial import TrialOptions
+from algoperf.harness._supervisor import run_isolated
+from algoperf.harness._sweep import Sweep, SweepResult, SweepSubmission, SweepTrial, expand_sweep
 from algoperf.harness._workers import run_workers, shard, visible_gpus, worker_devices
 
 DEFAULT_BENCHMARK_BASELINES = ("nadamw", "adamw")
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=int, default=1, help="evals between checkpoints (0: none)"
     )
     run.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep each ended trial's last checkpoint"
+    )
+    run.add_argument(
         "--nproc", type=int, default=1, help="PyTorch: processes (DDP ranks) under torchrun"
     )
     _common(run, "runs")
@@ -79,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path)
     check.add_argument("--framework", default="jax", choices=[f.value for f in Framework])
     check.add_argument("--workload", default="digits_mlp")
-    check.add_argument("--search-space", type=Path, help="its first point is used")
+    check.add_argument("--search-space", type=Path, help="external tuning: a point of it is used")
     check.add_argument("--steps", type=int, default=5)
+    check.add_argument("--trial-timeout", type=float, help="seconds before a hung trial is killed")
 
     bench = commands.add_parser(
         "benchmark", help="baselines on the built-in workloads, scored (no download)"
@@ -91,23 +95,29 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--studies", type=int, help="default: the rules' (dev: 2)")
     bench.add_argument("--trials", type=int, help="default: the rules' (dev: 2)")
     bench.add_argument("--plot", type=Path, default=None, help="performance-profile plot file")
-    _common(bench, "runs/benchmark", max_steps=300)
+    _common(bench, "runs/benchmark")
     return parser
 
 
-def _common(parser: argparse.ArgumentParser, experiment_dir: str, max_steps: int | None = None):
+def _common(parser: argparse.ArgumentParser, experiment_dir: str) -> None:
     parser.add_argument("--experiment-dir", type=Path, default=Path(experiment_dir))
     parser.add_argument("--seed", type=int, default=0, help="experiment seed")
-    parser.add_argument("--max-steps", type=int, default=max_steps, help="stop trials there")
+    parser.add_argument(
+        "--max-steps", type=int, help="stop trials there (the dev rules cap them at 300)"
+    )
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--trial-timeout",
+        type=float,
+        help="seconds before a hung trial is killed (default: twice its budget plus 30 min)",
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    args.argv = argv
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # messages keep their lines whole
     commands = {
         "run": _run,
         "sweep": _sweep,
@@ -127,52 +137,56 @@ def cli_exit() -> None:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
-        return _relaunch_under_torchrun(args)
-    primary = True
-    if args.framework == Framework.PYTORCH.value:
-        from algoperf.workloads.torch_base import init_distributed
-
-        primary = init_distributed().rank == 0
-    submission = load_submission(args.submission)
-    space = load_search_space(args.search_space) if args.search_space else None
-    plan = _plan(args, args.name or submission.name, args.workload, args.framework, space)
-    specs = plan_trials(plan)
-    outcomes = _run_with_progress(console, [(specs, submission, args.framework)], args)
-    if primary:
-        _print_outcomes(outcomes)
-    return 0
-
-
-def _relaunch_under_torchrun(args: argparse.Namespace) -> int:
-    """Run this very command again as `nproc` DDP ranks; only rank 0's output is shown."""
-    if args.framework != Framework.PYTORCH.value:
-        raise AlgoPerfError("--nproc is for PyTorch; JAX trials use every visible device")
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={args.nproc}",
-        "--local-ranks-filter=0",
-        "-m",
-        "algoperf.harness",
-        *_without_option(args.argv, "--nproc"),
-    ]
-    return subprocess.run(command, check=False).returncode
+    submission = SweepSubmission(
+        framework=args.framework,
+        path=args.submission,
+        search_space=args.search_space,
+        name=args.name,
+    )
+    sweep = _sweep_of(
+        args,
+        [submission],
+        workloads=[args.workload],
+        ruleset=args.ruleset,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every or None,
+        keep_checkpoints=args.keep_checkpoints,
+        nproc=args.nproc,
+    )
+    return _run_sweep(sweep, expand_sweep(sweep), console)
 
 
-def _without_option(argv: list[str], option: str) -> list[str]:
-    """`argv` less `option` and its value (torchrun would take `--nproc` as its own)."""
-    kept, skip_value = [], False
-    for arg in argv:
-        if skip_value:
-            skip_value = False
-        elif arg == option:
-            skip_value = True
-        elif not arg.startswith(f"{option}="):
-            kept.append(arg)
-    return kept
+def _sweep_of(args: argparse.Namespace, submissions: list[SweepSubmission], **fields: Any) -> Sweep:
+    """A sweep of `submissions` with the options every training command shares."""
+    try:
+        sweep = Sweep(
+            submissions=submissions,
+            experiment_dir=args.experiment_dir,
+            rules=args.rules,
+            seed=args.seed,
+            studies=args.studies,
+            trials=args.trials,
+            max_steps=args.max_steps,
+            data_dir=args.data_dir,
+            trial_timeout_sec=args.trial_timeout,
+            **fields,
+        ).resolved(Path())
+    except ValidationError as e:
+        problems = "; ".join(validation_problems(e))
+        raise AlgoPerfError(f"invalid options: {problems}") from None
+    return sweep
+
+
+def _run_sweep(sweep: Sweep, trials: list[SweepTrial], console: Console) -> int:
+    """Run `trials` here, each group in child processes, with one progress bar; summarise."""
+    with _progress(console) as progress:
+        task = progress.add_task("trials", total=len(trials))
+
+        def done(result: SweepResult) -> None:
+            progress.update(task, advance=1, description=_describe(result))
+
+        results = run_isolated(trials, sweep, on_result=done)
+    return _print_sweep_results(results, console)
 
 
 def _sweep(args: argparse.Namespace, console: Console) -> int:
@@ -196,14 +210,7 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
         return 0
     if executor == "slurm":
         return _sweep_on_slurm(sweep, trials, args.wait, console)
-    with _progress(console) as progress:
-        task = progress.add_task("trials", total=len(trials))
-
-        def done(result: SweepResult) -> None:
-            progress.update(task, advance=1, description=_describe(result))
-
-        results = run_local(trials, sweep.trial_options(), on_result=done)
-    return _print_sweep_results(results, console)
+    return _run_sweep(sweep, trials, console)
 
 
 def _workers_option(value: str) -> int | Literal["devices"]:
@@ -245,67 +252,66 @@ def _sweep_on_slurm(sweep: Sweep, trials: list, wait: bool, console: Console) ->
 
 
 def _describe(result: SweepResult) -> str:
-    spec = result.trial.spec
-    if result.outcome is None:
+    spec, outcome = result.trial.spec, result.outcome
+    if result.error is not None:
         state = "could not start"
+    elif outcome is None:
+        state = "running elsewhere"
     else:
-        state = "already done" if result.skipped else result.outcome.status.value
+        state = "already done" if result.skipped else outcome.status.value
     return f"{spec.submission} {spec.workload} s{spec.study} t{spec.trial}: {state}"
 
 
 def _print_sweep_results(results: list[SweepResult], console: Console) -> int:
-    """One line per trial; exit code 1 if a trial could not start."""
+    """One line per trial, the errors, and a last line counting them; 1 if any failed."""
     for result in results:
-        print(f"{result.trial.key}  {_describe(result)}")
-        if result.error is not None:
-            console.print(result.error, markup=False, highlight=False)
-    ran = sum(1 for r in results if r.outcome is not None and not r.skipped)
-    print(f"{ran} trials run, {sum(r.skipped for r in results)} already complete")
-    return 1 if any(r.error for r in results) else 0
+        line = f"{result.trial.key}  {_describe(result)}"
+        if result.outcome is not None:
+            o = result.outcome
+            target = "" if o.time_to_target is None else f", target at {o.time_to_target:.1f} s"
+            line += f" ({o.global_step} steps, {o.accumulated_submission_time:.1f} s{target})"
+        print(line)
+        error = result.error or (result.outcome.error if result.outcome else None)
+        if error and not result.skipped:
+            console.print(error, markup=False, highlight=False)
+    ran = sum(r.outcome is not None and not r.skipped for r in results)
+    summary = f"{ran} trials run, {sum(r.skipped for r in results)} already complete"
+    if elsewhere := sum(r.claimed_elsewhere for r in results):
+        summary += f", {elsewhere} running elsewhere"
+    if unstarted := sum(r.error is not None for r in results):
+        summary += f", {unstarted} could not start"
+    failed = sum(r.failed for r in results if not r.skipped)
+    print(f"{summary}; {failed} failed" if failed else summary)
+    return 1 if failed else 0
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     submission = load_submission(args.submission)
     print(f"{submission.path}: the five functions and their parameters follow the API")
-    hyperparameters = None
-    ruleset = Ruleset.SELF
-    if args.search_space:
-        space = load_search_space(args.search_space)
-        ruleset = Ruleset.EXTERNAL
-        hyperparameters = _first_point(space)
-    from algoperf.harness._trial import run_trial
-    from algoperf.workloads import get_workload
-
-    runtime = get_runtime(args.framework)
-    rules = get_rules("dev")
-    spec = TrialSpec(
-        submission=submission.name,
-        workload=args.workload,
-        framework=args.framework,
-        ruleset=ruleset,
-        rules_version=rules.name,
-        study=0,
-        trial=1,
-        seed=0,
-        hyperparameters=hyperparameters,
-        hardware=runtime.hardware(),
-    )
-    workload = get_workload(args.workload, args.framework, rules)
-    import tempfile
-
     with tempfile.TemporaryDirectory() as directory:
+        sweep = Sweep(
+            submissions=[
+                SweepSubmission(
+                    framework=args.framework, path=submission.path, search_space=args.search_space
+                )
+            ],
+            workloads=[args.workload],
+            rules="dev",
+            ruleset=Ruleset.EXTERNAL if args.search_space else Ruleset.SELF,
+            studies=1,
+            trials=1,
+            max_steps=args.steps,
+            checkpoint_every=None,
+            experiment_dir=Path(directory),
+            trial_timeout_sec=args.trial_timeout,
+        ).resolved(Path())
         started = time.perf_counter()
-        outcome = run_trial(
-            spec,
-            workload,
-            submission,
-            runtime,
-            directory,
-            TrialOptions(max_global_steps=args.steps),
-        )
-    if outcome.error:
-        console.print(outcome.error, markup=False, highlight=False)
-        print(f"FAILED: {outcome.status.value} after {outcome.global_step} steps")
+        [result] = run_isolated(expand_sweep(sweep), sweep)
+    outcome = result.outcome
+    if outcome is None or outcome.status is TrialStatus.FAILED:
+        console.print(result.error or outcome.error, markup=False, highlight=False)  # type: ignore[union-attr]
+        steps = 0 if outcome is None else outcome.global_step
+        print(f"FAILED after {steps} steps of {args.workload} ({args.framework})")
         return 1
     print(
         f"OK: {outcome.global_step} steps of {args.workload} ({args.framework}) in "
@@ -315,24 +321,19 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
 
 def _benchmark(args: argparse.Namespace, console: Console) -> int:
-    from algoperf.baselines import search_space_path, submission_path
     from algoperf.scoring import ScoringOptions, render, score_logs
 
     rules = get_rules(args.rules)
-    if Framework.PYTORCH.value in args.frameworks:
-        _single_cpu_thread()
-    groups = []
-    for framework in args.frameworks:
-        for baseline in args.baselines:
-            submission = load_submission(submission_path(baseline, framework))
-            space = load_search_space(search_space_path(baseline))
-            name = f"{baseline}_{framework}"
-            specs = []
-            for workload in rules.base_workloads:
-                specs += plan_trials(_plan(args, name, workload, framework, space))
-            groups.append((specs, submission, framework))
+    # The built-in models are tiny: one thread per trial process is fastest on a CPU.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    baselines = [
+        SweepSubmission(framework=framework, baseline=baseline)
+        for framework in args.frameworks
+        for baseline in args.baselines
+    ]
+    sweep = _sweep_of(args, baselines, workloads=list(rules.base_workloads))
     started = time.perf_counter()
-    _run_with_progress(console, groups, args)
+    code = _run_sweep(sweep, expand_sweep(sweep), console)
     console.print(f"trials done in {time.perf_counter() - started:.0f} s; scoring")
     report = score_logs(args.experiment_dir, ScoringOptions(rules=rules, bootstrap_samples=200))
     print(render(report))
@@ -340,78 +341,7 @@ def _benchmark(args: argparse.Namespace, console: Console) -> int:
         from algoperf.scoring import plot_performance_profiles
 
         print(f"performance profiles: {plot_performance_profiles(report, args.plot)}")
-    return 0
-
-
-def _single_cpu_thread() -> None:
-    """Run PyTorch on one CPU thread.
-
-    The built-in models are tiny, and several threads contend with JAX's pool in this
-    process (steps ran 10-30x slower on 2 cores).
-    """
-    import torch
-
-    if not torch.cuda.is_available():
-        torch.set_num_threads(1)
-
-
-def _plan(
-    args: argparse.Namespace, name: str, workload: str, framework: str, space: object
-) -> StudyPlan:
-    ruleset = Ruleset(getattr(args, "ruleset", Ruleset.EXTERNAL))
-    return StudyPlan(
-        submission=name,
-        workload=workload,
-        framework=Framework(framework),
-        ruleset=ruleset,
-        rules=get_rules(args.rules),
-        hardware=get_runtime(framework).hardware(),
-        search_space=space,  # type: ignore[arg-type]
-        num_studies=args.studies,
-        num_trials=args.trials,
-        experiment_seed=args.seed,
-    )
-
-
-def _run_with_progress(console: Console, groups: list, args: argparse.Namespace) -> list:
-    """Run each (specs, submission, framework) group with one progress bar over all trials."""
-    from algoperf.workloads import get_workload
-
-    every = getattr(args, "checkpoint_every", 0)
-    options = TrialOptions(
-        data_dir=args.data_dir,
-        max_global_steps=args.max_steps,
-        checkpoint_every=every or None,
-        resume=getattr(args, "resume", False),
-    )
-    total = sum(len(specs) for specs, _, _ in groups)
-    outcomes: list[tuple[TrialSpec, TrialOutcome]] = []
-    with _progress(console) as progress:
-        task = progress.add_task("trials", total=total)
-
-        def done(spec: TrialSpec, outcome: TrialOutcome, skipped: bool) -> None:
-            outcomes.append((spec, outcome))
-            note = " (already done)" if skipped else ""
-            progress.update(task, advance=1, description=f"{spec.submission} {spec.workload}{note}")
-
-        for specs, submission, framework in groups:
-            runtime = get_runtime(framework)
-            by_workload: dict[str, list[TrialSpec]] = {}
-            for spec in specs:
-                by_workload.setdefault(spec.workload, []).append(spec)
-            for workload_name, workload_specs in by_workload.items():
-                rules = get_rules(workload_specs[0].rules_version)
-                workload = get_workload(workload_name, framework, rules)
-                run_trials(
-                    workload_specs,
-                    submission,
-                    workload,
-                    runtime,
-                    args.experiment_dir,
-                    options,
-                    on_outcome=done,
-                )
-    return outcomes
+    return code
 
 
 def _progress(console: Console) -> Progress:
@@ -422,22 +352,3 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
     )
     return Progress(*columns, console=console, transient=False)
-
-
-def _print_outcomes(outcomes: list[tuple[TrialSpec, TrialOutcome]]) -> None:
-    print("study  trial  status            steps  submission s  time to target s")
-    for spec, o in outcomes:
-        ttt = "-" if o.time_to_target is None else f"{o.time_to_target:.1f}"
-        print(
-            f"{spec.study:>5}  {spec.trial:>5}  {o.status.value:<16}  {o.global_step:>5}  "
-            f"{o.accumulated_submission_time:>12.1f}  {ttt:>16}"
-        )
-
-
-def _first_point(space: object) -> dict:
-    from algoperf.api import FixedPoints
-    from algoperf.harness._halton import halton_search
-
-    if isinstance(space, FixedPoints):
-        return space.points(1)[0].to_dict()
-    return halton_search(space, 1, seed=0)[0].to_dict()  # type: ignore[arg-type]

@@ -6,11 +6,14 @@ The loop itself is framework-neutral; it calls a `Runtime`. The framework module
 
 from __future__ import annotations
 
+import functools
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from algoperf.api import Framework, HardwareInfo
+from algoperf.api import AlgoPerfError, Framework, HardwareInfo
 
 TrainingArrays = dict[str, Any]
 """`{'params', 'model_state', 'optimizer_state'}`: what a checkpoint holds of the training."""
@@ -70,3 +73,23 @@ def get_runtime(framework: Framework | str) -> Runtime:
     """The runtime of `framework`, importing that framework only now."""
     module = importlib.import_module(_MODULES[Framework(framework)])
     return module.runtime()
+
+
+@functools.cache
+def probe_hardware(framework: Framework | str, processes: int = 1) -> HardwareInfo:
+    """The hardware a trial of `framework` gets here, with `processes` DDP ranks.
+
+    Asked of a child process, so that this one never initialises a device (a JAX client
+    takes most of a GPU's memory, and a process that supervises trials needs none).
+    """
+    command = [sys.executable, "-m", "algoperf.harness._child", "--hardware", str(framework)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AlgoPerfError(
+            f"cannot start {Framework(framework).value} here (is its extra installed?):\n"
+            + result.stderr.strip()[-2000:]
+        )
+    hardware = HardwareInfo.model_validate_json(result.stdout.strip().splitlines()[-1])
+    if processes > 1:
+        hardware = hardware.model_copy(update={"device_count": processes})
+    return hardware

@@ -9,6 +9,7 @@ studies comes from the rule version unless given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from algoperf.api import (
     Workload,
     read_trial_file,
 )
+from algoperf.harness._claims import TrialClaim
 from algoperf.harness._halton import halton_search
 from algoperf.harness._runtime import Runtime
 from algoperf.harness._seeds import study_seed, trial_seed
@@ -128,19 +130,28 @@ def run_trials(
     runtime: Runtime,
     experiment_dir: str | Path,
     options: TrialOptions | None = None,
-    on_outcome: Callable[[TrialSpec, TrialOutcome, bool], None] | None = None,
-) -> list[TrialOutcome]:
-    """Run each trial not already completed; a failed trial does not stop the others.
+    on_outcome: Callable[[TrialSpec, TrialOutcome | None, bool], None] | None = None,
+    on_start: Callable[[TrialSpec], None] | None = None,
+) -> list[TrialOutcome | None]:
+    """Run each trial not already completed nor claimed by another process.
 
-    `on_outcome(spec, outcome, skipped)` is called after each trial (for progress output).
+    A failed trial does not stop the others. `on_start(spec)` is called as a trial starts;
+    `on_outcome(spec, outcome, skipped)` after each trial, with `skipped` for one that had
+    completed before and `outcome` None for one another process holds (see `TrialClaim`).
+    Under DDP the primary process claims, and every process follows its answer.
     """
     outcomes = []
     for spec in specs:
         directory = trial_directory(experiment_dir, spec)
-        outcome = completed_outcome(directory, spec)
-        skipped = outcome is not None
-        if outcome is None:
-            outcome = run_trial(spec, workload, submission, runtime, directory, options)
+        with TrialClaim(directory) if runtime.is_primary else nullcontext() as held:
+            # The slowest-rank maximum spreads the primary's answer (the others offer 0).
+            claimed = runtime.max_over_processes(float(bool(held))) > 0
+            outcome = completed_outcome(directory, spec) if claimed else None
+            skipped = outcome is not None
+            if claimed and outcome is None:
+                if on_start is not None:
+                    on_start(spec)
+                outcome = run_trial(spec, workload, submission, runtime, directory, options)
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(spec, outcome, skipped)

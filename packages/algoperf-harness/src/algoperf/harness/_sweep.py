@@ -3,9 +3,10 @@
 A sweep file (TOML or JSON) names the submissions (a built-in baseline or a file, each in one
 framework) and the workloads; every pair expands through `plan_trials` into trial specs,
 identified by `TrialSpec.content_hash()`. Completed trials are skipped, so re-running a sweep
-runs only what is missing; unfinished ones resume from their checkpoints. The `local` executor
-runs trials one after another in this process, or in one worker process per device
-(`algoperf.harness._workers`); `slurm` submits one job array through submitit
+runs only what is missing; unfinished ones resume from their checkpoints; a trial another
+process holds is left to it (`TrialClaim`). The `local` executor runs trials one after another
+in supervised child processes (`algoperf.harness._supervisor`), or in one worker process per
+device (`algoperf.harness._workers`); `slurm` submits one job array through submitit
 (`algoperf.harness.slurm`), whose preempted jobs requeue and resume.
 """
 
@@ -28,12 +29,14 @@ from algoperf.api import (
     Ruleset,
     TrialOutcome,
     TrialSpec,
+    TrialStatus,
     get_rules,
     load_search_space,
     load_submission,
     validation_problems,
 )
-from algoperf.harness._runtime import get_runtime
+from algoperf.harness._contract import check_framework
+from algoperf.harness._runtime import get_runtime, probe_hardware
 from algoperf.harness._study import (
     StudyPlan,
     completed_outcome,
@@ -132,6 +135,15 @@ class Sweep(BaseModel):
     """Stop every trial after this many steps (smoke tests)."""
     checkpoint_every: int | None = Field(default=1, ge=1)
     """Checkpoint after every this many evals (null: never; then trials restart, not resume)."""
+    resume: bool = True
+    """Continue unfinished trials from their checkpoints (false: start them over)."""
+    keep_checkpoints: bool = False
+    """Keep each ended trial's last checkpoint (by default deleted, to free the disk)."""
+    nproc: int = Field(default=1, ge=1)
+    """PyTorch: processes (DDP ranks, under torchrun) of each trial."""
+    trial_timeout_sec: float | None = Field(default=None, gt=0)
+    """Wall seconds a trial may run before it is killed as hung (default: twice its
+    budget plus 30 minutes; setup counts towards it)."""
     data_dir: str | None = None
     """Where the workloads' datasets live."""
     hardware: HardwareInfo | None = None
@@ -162,22 +174,32 @@ class Sweep(BaseModel):
             raise SweepError(f"{path}: invalid sweep file:\n{problems}") from None
         except ValueError as e:  # TOML and JSON syntax errors
             raise SweepError(f"{path}: not valid {path.suffix.lstrip('.')}: {e}") from None
-        folder = path.parent
-        return sweep.model_copy(
+        return sweep.resolved(path.parent)
+
+    def resolved(self, folder: Path) -> Sweep:
+        """This sweep with its paths relative to `folder` and its submissions made explicit."""
+        return self.model_copy(
             update={
-                "submissions": [s.resolved(folder) for s in sweep.submissions],
-                "experiment_dir": folder / sweep.experiment_dir,
+                "submissions": [s.resolved(folder) for s in self.submissions],
+                "experiment_dir": folder / self.experiment_dir,
             }
         )
 
     def trial_options(self) -> TrialOptions:
-        """The options of every trial: resumable, so that reruns and requeues go on."""
+        """The options of every trial."""
         return TrialOptions(
             data_dir=self.data_dir,
             max_global_steps=self.max_steps,
             checkpoint_every=self.checkpoint_every,
-            resume=True,
+            resume=self.resume,
+            keep_checkpoints=self.keep_checkpoints,
         )
+
+    @model_validator(mode="after")
+    def _nproc_is_for_pytorch(self) -> Self:
+        if self.nproc > 1 and any(s.framework is not Framework.PYTORCH for s in self.submissions):
+            raise ValueError("nproc > 1 is for PyTorch submissions; JAX uses every visible device")
+        return self
 
 
 @dataclass(frozen=True)
@@ -204,11 +226,23 @@ class SweepResult:
 
     trial: SweepTrial
     outcome: TrialOutcome | None
-    """None when the trial could not start (see `error`)."""
+    """None when the trial could not start (see `error`) or another process holds it."""
     skipped: bool = False
     """It had completed before this run."""
     error: str | None = None
     """Why the trial could not start (a broken submission file, other hardware)."""
+
+    @property
+    def claimed_elsewhere(self) -> bool:
+        """Another process holds the trial (it runs there)."""
+        return self.outcome is None and self.error is None
+
+    @property
+    def failed(self) -> bool:
+        """It could not start, or failed (an exception or a crash; not divergence)."""
+        return self.error is not None or (
+            self.outcome is not None and self.outcome.status is TrialStatus.FAILED
+        )
 
 
 def expand_sweep(sweep: Sweep) -> list[SweepTrial]:
@@ -217,7 +251,7 @@ def expand_sweep(sweep: Sweep) -> list[SweepTrial]:
     trials: dict[str, SweepTrial] = {}
     for submission in sweep.submissions:
         space = load_search_space(submission.search_space) if submission.search_space else None
-        hardware = sweep.hardware or get_runtime(submission.framework).hardware()
+        hardware = sweep.hardware or probe_hardware(submission.framework, sweep.nproc)
         for workload in sweep.workloads:
             plan = StudyPlan(
                 submission=submission.name,  # type: ignore[arg-type]
@@ -237,30 +271,29 @@ def expand_sweep(sweep: Sweep) -> list[SweepTrial]:
     return list(trials.values())
 
 
-def run_local(
-    trials: Iterable[SweepTrial],
+def run_group(
+    trials: list[SweepTrial],
     options: TrialOptions,
+    on_start: Callable[[SweepTrial], None] | None = None,
     on_result: Callable[[SweepResult], None] | None = None,
 ) -> list[SweepResult]:
-    """Run the trials here, one by one; one that fails or cannot start does not stop the rest.
+    """Run trials of one submission file and workload in this process.
 
-    Trials of one submission and workload share the loaded workload (and its compiled steps).
+    Completed trials and trials another process holds are skipped; a failed trial does not
+    stop the others, but nothing protects this process from the submission (`run_isolated`
+    runs groups in supervised children).
     """
-    results = []
-    for group in _groups(trials):
-        for result in run_group(group, options):
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return results
-
-
-def run_group(trials: list[SweepTrial], options: TrialOptions) -> list[SweepResult]:
-    """Run trials of one submission file and workload (skipping completed ones)."""
     from algoperf.workloads import get_workload
 
     spec = trials[0].spec
     by_key = {t.key: t for t in trials}
+    results: list[SweepResult] = []
+
+    def report(result: SweepResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
     try:
         runtime = get_runtime(spec.framework)
         if runtime.hardware() != spec.hardware:
@@ -269,11 +302,17 @@ def run_group(trials: list[SweepTrial], options: TrialOptions) -> list[SweepResu
                 "set 'hardware' in the sweep file to what the trials run on"
             )
         submission = load_submission(trials[0].submission_path)
+        check_framework(submission, spec.framework)
         workload = get_workload(spec.workload, spec.framework, get_rules(spec.rules_version))
+    except AlgoPerfError as e:  # the message names the problem and the fix
+        for t in trials:
+            report(SweepResult(t, None, error=str(e)))
+        return results
     except Exception:
         error = traceback.format_exc()
-        return [SweepResult(t, None, error=error) for t in trials]
-    results = []
+        for t in trials:
+            report(SweepResult(t, None, error=error))
+        return results
     run_trials(
         [t.spec for t in trials],
         submission,
@@ -281,16 +320,16 @@ def run_group(trials: list[SweepTrial], options: TrialOptions) -> list[SweepResu
         runtime,
         trials[0].experiment_dir,
         options,
-        on_outcome=lambda s, o, skipped: results.append(
-            SweepResult(by_key[s.content_hash()], o, skipped)
-        ),
+        on_outcome=lambda s, o, skipped: report(SweepResult(by_key[s.content_hash()], o, skipped)),
+        on_start=None if on_start is None else lambda s: on_start(by_key[s.content_hash()]),
     )
     return results
 
 
-def _groups(trials: Iterable[SweepTrial]) -> list[list[SweepTrial]]:
-    groups: dict[tuple, list[SweepTrial]] = {}
+def groups(trials: Iterable[SweepTrial]) -> list[list[SweepTrial]]:
+    """The trials by submission file, framework, workload and rules, in their order."""
+    found: dict[tuple, list[SweepTrial]] = {}
     for t in trials:
         key = (t.submission_path, t.spec.framework, t.spec.workload, t.spec.rules_version)
-        groups.setdefault(key, []).append(t)
-    return list(groups.values())
+        found.setdefault(key, []).append(t)
+    return list(found.values())

@@ -12,7 +12,9 @@ With checkpoints on, a checkpoint follows every `checkpoint_every`-th eval (its 
 counts as logging time, like the records'). A resumed trial restores the training arrays and
 the bookkeeping, truncates the records to the checkpoint's evals, and skips as many batches of
 its freshly built (deterministic) input queue as the checkpointed run had drawn; step keys
-derive from the step number, so every random stream continues where it was.
+derive from the step number, so every random stream continues where it was. A JAX trial
+compiles its steps again after a resume; that time is submission time (the rules time
+compilation), so the first eval after a resume usually comes at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from algoperf.api import (
+    AlgoPerfError,
     EvalRecord,
     Submission,
     TrainingCompleteError,
@@ -44,6 +47,10 @@ from algoperf.harness._writer import NullWriter, TrialWriter
 Clock = Callable[[], float]
 KEY_BLOCK = 1024
 """Steps whose random keys are derived together."""
+
+
+class ContractError(AlgoPerfError):
+    """A submission function returned something the API does not allow."""
 
 
 @dataclass
@@ -84,6 +91,29 @@ class TrialOptions:
     """Checkpoint after every this many evals; None: never (then a trial cannot resume)."""
     resume: bool = False
     """Continue from the trial directory's latest checkpoint, if any, instead of starting over."""
+    keep_checkpoints: bool = False
+    """Keep the last checkpoint of an ended trial (by default it is deleted to free the disk)."""
+
+
+@dataclass
+class _Training:
+    """What the submission trains: the arrays a checkpoint holds."""
+
+    params: Any
+    model_state: Any
+    optimizer_state: Any
+
+    def arrays(self) -> dict[str, Any]:
+        return arrays_of(self.params, self.model_state, self.optimizer_state)
+
+    def update(self, result: Any, function: str) -> None:
+        """Take `(optimizer_state, params, model_state)` as returned by `function`."""
+        if not isinstance(result, tuple | list) or len(result) != 3:
+            raise ContractError(
+                f"{function} returned {_describe(result)}; it must return the tuple "
+                "(optimizer_state, params, model_state)"
+            )
+        self.optimizer_state, self.params, self.model_state = result
 
 
 class _CountingQueue(Iterator[Any]):
@@ -104,18 +134,45 @@ class _CountingQueue(Iterator[Any]):
             pass
 
 
+class _StepKeys:
+    """Each step's four keys (select, update, prepare, eval), derived a block at a time."""
+
+    def __init__(self, runtime: Runtime, key: Any) -> None:
+        self.runtime, self.key = runtime, key
+        self.block: Any = ()
+        self.first = 0
+
+    def of(self, step: int) -> Any:
+        if not self.first <= step < self.first + len(self.block):
+            self.first = step
+            self.block = self.runtime.step_keys(self.key, step, KEY_BLOCK)
+        return self.block[step - self.first]
+
+
 class _Diverged(Exception):
     """A loss or metric became NaN or infinite."""
 
 
 def resolve_batch_size(submission: Submission, workload: Workload) -> int:
-    """The submission's batch size for the workload, falling back to its base workload's."""
+    """The submission's batch size for the workload, falling back to its base workload's.
+
+    Raises:
+        ContractError: the submission returned no positive whole number.
+    """
+    name = workload.name
     try:
-        return submission.get_batch_size(workload.name)
+        size = submission.get_batch_size(name)
     except ValueError:
-        if workload.spec.base_workload == workload.name:
+        if workload.spec.base_workload == name:
             raise
-        return submission.get_batch_size(workload.spec.base_workload)
+        name = workload.spec.base_workload
+        size = submission.get_batch_size(name)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ContractError(
+            f"get_batch_size({name!r}) returned {size!r}; it must return a positive int, "
+            "the global batch size in examples"
+        )
+    return size
 
 
 def run_trial(
@@ -129,18 +186,22 @@ def run_trial(
     """Run one trial, writing its records to `directory`; failures become outcomes.
 
     An exception in the submission or the workload (out-of-memory included) ends the trial
-    as failed with its traceback; NaN or infinite losses end it as diverged.
+    as failed with its traceback (a broken contract with a one-line reason); NaN or infinite
+    losses end it as diverged.
     """
+    options = options or TrialOptions()
     writer = (TrialWriter if runtime.is_primary else NullWriter)(directory, spec)
-    loop = _TrialLoop(spec, workload, submission, runtime, writer, options or TrialOptions())
+    loop = _TrialLoop(spec, workload, submission, runtime, writer, options)
     try:
         status = loop.run()
         error = None
     except _Diverged as e:
         status, error = TrialStatus.DIVERGED, str(e)
+    except AlgoPerfError as e:
+        status, error = TrialStatus.FAILED, str(e)
     except Exception:
         status, error = TrialStatus.FAILED, traceback.format_exc()
-    except BaseException:  # interrupted: keep what was logged
+    except BaseException:  # interrupted: keep what was logged, and the checkpoint
         writer.close()
         raise
     state = loop.state
@@ -152,6 +213,8 @@ def run_trial(
         error=error,
     )
     writer.finish(outcome)
+    if not options.keep_checkpoints:
+        loop.checkpoints.clear()  # an ended trial is never resumed
     return outcome
 
 
@@ -170,77 +233,81 @@ class _TrialLoop:
         self.spec, self.workload, self.submission = spec, workload, submission
         self.runtime, self.writer, self.options = runtime, writer, options
         self.checkpoints = TrialCheckpoints(writer.directory, runtime)
-        self.rules = get_rules(spec.rules_version)
-        self.budget = workload.spec.max_runtime_sec(self.rules, spec.ruleset)
+        rules = get_rules(spec.rules_version)
+        self.prepare_for_eval = submission.prepare_for_eval if rules.has_prepare_for_eval else None
+        self.budget = workload.spec.max_runtime_sec(rules, spec.ruleset)
+        self.max_steps = min(
+            (n for n in (options.max_global_steps, rules.max_steps) if n is not None),
+            default=None,
+        )
         self.hyperparameters = spec.hyperparameters_object()
         self.state = TrainState()
+        self.records: list[EvalRecord] = []
         self.time_to_target: float | None = None
+        self.preemption_count = 0
         self.start_time = 0.0
         self.non_finite_logged: str | None = None
-        self.key_block: Any = ()
-        self.key_block_start = 0
-        self.records: list[EvalRecord] = []
-        self.preemption_count = 0
-        self.elapsed_before = 0.0
+        # Set up (untimed) by `run`:
+        self.training: _Training
+        self.input_queue: _CountingQueue
+        self.keys: _StepKeys
 
     def run(self) -> TrialStatus:
         """Set up (untimed), then train until a stopping rule fires."""
-        self._setup()
-        state = self.state
+        elapsed_before = self._setup()
         # A resumed trial's wall time continues from the checkpoint's.
-        self.start_time = self.options.clock() - self.elapsed_before
+        self.start_time = self.options.clock() - elapsed_before
         last_step_end = self._synchronized_now()
         while (status := self._stop_status()) is None:
             self._step()
             now = self._synchronized_now()
-            state.accumulated_submission_time += self.runtime.max_over_processes(
-                now - last_step_end
-            )
-            state.is_time_remaining = state.accumulated_submission_time < self.budget
+            self._charge(now - last_step_end)
             last_step_end = now
-            if state.is_time_remaining and self._eval_due():
+            if self.state.is_time_remaining and self._eval_due():
                 self._prepare_and_eval()
                 last_step_end = self._synchronized_now()  # the eval's time is not counted
         return status
 
-    # --- pieces of the loop ----------------------------------------------------------------
+    # --- setup and checkpoints -------------------------------------------------------------
 
-    def _setup(self) -> None:
+    def _setup(self) -> float:
+        """Build the input queue, model and optimizer; restore a checkpoint if resuming.
+
+        Returns the wall seconds the trial had run before (0 for a fresh start).
+        """
         checkpoint = None
         if self.options.resume:
             checkpoint = self.checkpoints.latest(self.spec.content_hash())
         if checkpoint is None:
             self.writer.start()
-            self.checkpoints.clear()
-        self._initialise()
-        if checkpoint is not None:
-            self._restore(checkpoint)
-
-    def _initialise(self) -> None:
+        self.checkpoints.clear(keep=checkpoint)
         runtime, workload = self.runtime, self.workload
         runtime.seed_global_state(self.spec.seed)
-        rng = runtime.key(self.spec.seed)
-        data_rng, opt_rng, model_rng, self.loop_rng = runtime.split(rng, 4)
+        data_rng, opt_rng, model_rng, loop_rng = runtime.split(runtime.key(self.spec.seed), 4)
+        self.keys = _StepKeys(runtime, loop_rng)
         batch_size = resolve_batch_size(self.submission, workload)
         self.input_queue = _CountingQueue(
             workload.build_input_queue(data_rng, "train", self.options.data_dir, batch_size)
         )
-        self.params, self.model_state = workload.init_model_fn(model_rng)
-        self.optimizer_state = self.submission.init_optimizer_state(
+        params, model_state = workload.init_model_fn(model_rng)
+        optimizer_state = self.submission.init_optimizer_state(
             workload=workload,
-            model_params=self.params,
-            model_state=self.model_state,
+            model_params=params,
+            model_state=model_state,
             hyperparameters=self.hyperparameters,
             rng=opt_rng,
         )
+        self.training = _Training(params, model_state, optimizer_state)
         workload.attach_metrics_logger(self._log_metrics)
+        return 0.0 if checkpoint is None else self._restore(checkpoint)
 
-    def _restore(self, path: Path) -> None:
-        """Continue from the checkpoint at `path` (see the module docstring)."""
+    def _restore(self, path: Path) -> float:
+        """Continue from the checkpoint at `path`; returns its elapsed wall seconds."""
         saved = self.checkpoints.read_state(path)
-        arrays = self.checkpoints.restore(path, self._arrays())
-        self.params, self.model_state = arrays["params"], arrays["model_state"]
-        self.optimizer_state = arrays["optimizer_state"]
+        arrays = self.checkpoints.restore(path, self.training.arrays())
+        self.training = _Training(
+            arrays["params"], arrays["model_state"], arrays["optimizer_state"]
+        )
         self.state = TrainState(
             **saved.train_state,  # type: ignore[arg-type]
             eval_results=[(r.global_step, dict(r.metrics)) for r in saved.evals],
@@ -248,9 +315,9 @@ class _TrialLoop:
         self.records = list(saved.evals)
         self.time_to_target = saved.time_to_target
         self.preemption_count = saved.preemption_count + 1
-        self.elapsed_before = saved.elapsed
         self.input_queue.skip(saved.batches_drawn)
         self.writer.resume(self.records, self.preemption_count, self.state.global_step)
+        return saved.elapsed
 
     def _checkpoint(self) -> None:
         every = self.options.checkpoint_every
@@ -265,19 +332,18 @@ class _TrialLoop:
             train_state=self.state.scalars(),
             evals=self.records,
         )
-        self.checkpoints.save(self.state.global_step, state, self._arrays())
+        self.checkpoints.save(self.state.global_step, state, self.training.arrays())
 
-    def _arrays(self) -> dict[str, Any]:
-        return arrays_of(self.params, self.model_state, self.optimizer_state)
+    # --- the timed work --------------------------------------------------------------------
 
     def _step(self) -> None:
-        state = self.state
-        select_rng, update_rng, self.prepare_rng, self.eval_rng = self._keys(state.global_step)
+        state, training = self.state, self.training
+        select_rng, update_rng, _, _ = self.keys.of(state.global_step)
         common = dict(
             workload=self.workload,
-            optimizer_state=self.optimizer_state,
-            current_param_container=self.params,
-            model_state=self.model_state,
+            optimizer_state=training.optimizer_state,
+            current_param_container=training.params,
+            model_state=training.model_state,
             hyperparameters=self.hyperparameters,
             global_step=state.global_step,
         )
@@ -286,7 +352,7 @@ class _TrialLoop:
                 **common, input_queue=self.input_queue, rng=select_rng
             )
             extra = {"train_state": state.view()} if self.submission.accepts_train_state else {}
-            self.optimizer_state, self.params, self.model_state = self.submission.update_params(
+            result = self.submission.update_params(
                 **common,
                 current_params_types=self.workload.model_params_types,
                 batch=batch,
@@ -295,22 +361,20 @@ class _TrialLoop:
                 rng=update_rng,
                 **extra,
             )
+            training.update(result, "update_params")
         except TrainingCompleteError:
             state.training_complete = True
         state.global_step += 1
-        limit = self.options.max_global_steps
-        if limit is not None and state.global_step >= limit:
+        if self.max_steps is not None and state.global_step >= self.max_steps:
             state.training_complete = True
         if self.non_finite_logged:
             raise _Diverged(self.non_finite_logged)
 
-    def _keys(self, step: int) -> Any:
-        """This step's four keys, from a block derived ahead in one call."""
-        first = self.key_block_start
-        if not first <= step < first + len(self.key_block):
-            self.key_block_start = step
-            self.key_block = self.runtime.step_keys(self.loop_rng, step, KEY_BLOCK)
-        return self.key_block[step - self.key_block_start]
+    def _charge(self, seconds: float) -> None:
+        """Add the slowest process's `seconds` to the submission time; check the budget."""
+        state = self.state
+        state.accumulated_submission_time += self.runtime.max_over_processes(seconds)
+        state.is_time_remaining = state.accumulated_submission_time < self.budget
 
     def _eval_due(self) -> bool:
         state = self.state
@@ -318,41 +382,42 @@ class _TrialLoop:
         return state.training_complete or since_last >= self.workload.eval_period_time_sec
 
     def _prepare_and_eval(self) -> None:
-        state, clock = self.state, self.options.clock
-        prepare = self.submission.prepare_for_eval
-        if prepare is not None and self.rules.has_prepare_for_eval:
+        state, training = self.state, self.training
+        # The keys of the step just taken.
+        _, _, prepare_rng, eval_rng = self.keys.of(state.global_step - 1)
+        if self.prepare_for_eval is not None:
             started = self._synchronized_now()
-            self.optimizer_state, self.params, self.model_state = prepare(
+            result = self.prepare_for_eval(
                 workload=self.workload,
-                current_param_container=self.params,
+                current_param_container=training.params,
                 current_params_types=self.workload.model_params_types,
-                model_state=self.model_state,
+                model_state=training.model_state,
                 hyperparameters=self.hyperparameters,
                 loss_type=self.workload.loss_type,
-                optimizer_state=self.optimizer_state,
+                optimizer_state=training.optimizer_state,
                 eval_results=list(state.eval_results),
                 global_step=state.global_step,
-                rng=self.prepare_rng,
+                rng=prepare_rng,
             )
-            state.accumulated_submission_time += self.runtime.max_over_processes(
-                self._synchronized_now() - started
-            )
-            state.is_time_remaining = state.accumulated_submission_time < self.budget
+            training.update(result, "prepare_for_eval")
+            self._charge(self._synchronized_now() - started)
             if not state.is_time_remaining:
                 return
         state.last_eval_submission_time = state.accumulated_submission_time
-        started = clock()
+        started = self.options.clock()
         metrics = self.workload.eval_model(
             self.workload.eval_batch_size,
-            self.params,
-            self.model_state,
-            self.eval_rng,
+            training.params,
+            training.model_state,
+            eval_rng,
             self.options.data_dir,
             state.global_step,
         )
-        ended = clock()
+        ended = self.options.clock()
         state.accumulated_eval_time += ended - started
         self._record(metrics, ended)
+
+    # --- records and stopping --------------------------------------------------------------
 
     def _record(self, metrics: Mapping[str, float], now: float) -> None:
         state = self.state
@@ -378,8 +443,7 @@ class _TrialLoop:
         )
         self.writer.eval(record)
         self.records.append(record)
-        bad = sorted(k for k, v in metrics.items() if k.endswith("loss") and not math.isfinite(v))
-        if bad:
+        if bad := non_finite_losses(metrics):
             raise _Diverged(f"non-finite {', '.join(bad)} at step {state.global_step}")
         self._checkpoint()  # not of a diverged state: resuming it would only diverge again
         state.accumulated_logging_time += self.options.clock() - started
@@ -394,12 +458,27 @@ class _TrialLoop:
         return TrialStatus.STOPPED if state.training_complete else None
 
     def _synchronized_now(self) -> float:
-        self.runtime.synchronize(self.optimizer_state, self.params, self.model_state)
+        training = self.training
+        self.runtime.synchronize(training.optimizer_state, training.params, training.model_state)
         return self.options.clock()
 
     def _log_metrics(self, metrics: Mapping[str, float], global_step: int) -> None:
         """Record the submission's per-step scalars; a non-finite loss ends the trial."""
         self.writer.metrics(global_step, metrics)
-        for name, value in metrics.items():
-            if "loss" in name and not math.isfinite(float(value)):
-                self.non_finite_logged = f"non-finite {name} logged at step {global_step}"
+        if bad := non_finite_losses(metrics):
+            self.non_finite_logged = f"non-finite {', '.join(bad)} logged at step {global_step}"
+
+
+def non_finite_losses(metrics: Mapping[str, float]) -> list[str]:
+    """The names of NaN or infinite losses among `metrics` (names ending in 'loss')."""
+    return sorted(
+        k for k, v in metrics.items() if k.endswith("loss") and not math.isfinite(float(v))
+    )
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
