@@ -142,6 +142,8 @@ OPTIONAL_FUNCTIONS: Mapping[str, type] = {"prepare_for_eval": PrepareForEvalFn}
 OPTIONAL_PARAMETERS: Mapping[str, tuple[str, ...]] = {"update_params": ("train_state",)}
 SUBMISSION_OBJECT = "SUBMISSION"
 """Module-level name of the optional object whose attributes are the submission functions."""
+_MODULE_DECLARATION = "REQUIRED_HYPERPARAMETERS"
+_OBJECT_DECLARATION = "required_hyperparameters"
 
 
 @dataclass(frozen=True)
@@ -225,9 +227,9 @@ class _Namespace:
     @classmethod
     def of(cls, module: ModuleType, problems: list[str]) -> _Namespace:
         if not hasattr(module, SUBMISSION_OBJECT):
-            return cls(module, "function", "", "REQUIRED_HYPERPARAMETERS")
-        mixed = [n for n in (*REQUIRED_FUNCTIONS, *OPTIONAL_FUNCTIONS) if hasattr(module, n)]
-        mixed += ["REQUIRED_HYPERPARAMETERS"] if hasattr(module, "REQUIRED_HYPERPARAMETERS") else []
+            return cls(module, "function", "", _MODULE_DECLARATION)
+        names = (*REQUIRED_FUNCTIONS, *OPTIONAL_FUNCTIONS, _MODULE_DECLARATION)
+        mixed = [n for n in names if hasattr(module, n)]
         if mixed:
             problems.append(
                 f"defines both {SUBMISSION_OBJECT} and module-level {', '.join(mixed)}; the "
@@ -235,7 +237,7 @@ class _Namespace:
                 f"names (or {SUBMISSION_OBJECT}, to use the functions)"
             )
         owner = getattr(module, SUBMISSION_OBJECT)
-        return cls(owner, "method", f"{SUBMISSION_OBJECT}.", "required_hyperparameters")
+        return cls(owner, "method", f"{SUBMISSION_OBJECT}.", _OBJECT_DECLARATION)
 
     def public_callables(self) -> list[str]:
         names = vars(self.owner) if isinstance(self.owner, ModuleType) else dir(self.owner)
