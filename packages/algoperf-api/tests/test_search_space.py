@@ -149,3 +149,151 @@ def test_log_scaling_spans_the_range():
     values = [lr.value_at(u / 10) for u in range(10)]
     assert all(1e-4 <= v < 1e-2 for v in values)
     assert math.log10(values[5]) == pytest.approx(-3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"learning_rate": {"feasible_points": [0.1]}, "learning_rate": '
+            '{"min": 1e-4, "max": 1e-2, "scaling": "log"}}',
+            "learning_rate: the key appears more than once and JSON keeps only the last; "
+            "delete or rename the others",
+        ),
+        (
+            '{"learning_rate": {"min": 1e-4, "max": 1e-2, "min": 1e-3, "scaling": "log"}}',
+            "learning_rate.min: the key appears more than once",
+        ),
+        (
+            '[{"dropout_rate": 0.1, "dropout_rate": 0.2}]',
+            "[0].dropout_rate: the key appears more than once",
+        ),
+    ],
+)
+def test_a_duplicate_key_is_named_with_its_path(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(api.SearchSpaceError) as info:
+        api.load_search_space(path)
+    assert str(info.value).startswith(f"{path}: invalid search space")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"learning_rate": {"min": 1e-3, "max": -1, "scaling": "log"}},
+            "learning_rate.max: -1 must be positive with log scaling",
+        ),
+        (
+            {"learning_rate": {"min": -0.1, "max": 0.1, "scaling": "linear"}},
+            "learning_rate.min: -0.1 is outside [0, inf] (a learning rate is not negative)",
+        ),
+        (
+            {"head_learning_rate": {"feasible_points": [0.1, -0.1]}},
+            "head_learning_rate.feasible_points[1]: -0.1 is outside [0, inf]",
+        ),
+        (
+            {"dropout_rate": {"feasible_points": [0.1, 1.5]}},
+            "dropout_rate.feasible_points[1]: 1.5 is outside [0, 1] (a dropout rate is a "
+            "probability); use a value in that range",
+        ),
+        (
+            {"attention_dropout": {"min": 0.0, "max": 1.5, "scaling": "linear"}},
+            "attention_dropout.max: 1.5 is outside [0, 1]",
+        ),
+        (
+            {"aux_dropout_rate": {"feasible_points": [-0.5]}},
+            "aux_dropout_rate.feasible_points[0]: -0.5 is outside [0, 1]",
+        ),
+        (
+            {"label_smoothing": {"feasible_points": [-0.1]}},
+            "label_smoothing.feasible_points[0]: -0.1 is outside [0, 1]",
+        ),
+        (
+            {"one_minus_beta1": {"min": 0.01, "max": 2.0, "scaling": "log"}},
+            "one_minus_beta1.max: 2.0 is outside [0, 1]",
+        ),
+        ({"beta2": {"feasible_points": [1.01]}}, "beta2.feasible_points[0]: 1.01 is outside"),
+        ([BASELINE_POINT | {"dropout_rate": 1.5}], "[0].dropout_rate: 1.5 is outside [0, 1]"),
+        ([BASELINE_POINT | {"learning_rate": -1e-3}], "[0].learning_rate: -0.001 is outside"),
+    ],
+)
+def test_values_no_submission_can_use_are_rejected(tmp_path, data, message):
+    path = write(tmp_path, data)
+    with pytest.raises(api.SearchSpaceError) as info:
+        api.load_search_space(path)
+    assert str(info.value).startswith(f"{path}: invalid search space")
+    assert message in str(info.value)
+
+
+def test_names_without_a_universal_range_take_any_value():
+    space = api.parse_search_space(
+        {
+            "rho": {"feasible_points": [5.0]},
+            "warmup_factor": {"min": 0.5, "max": 2.0, "scaling": "linear"},
+            "weight_decay": {"feasible_points": [0.0]},
+            "dropout_rate": {"feasible_points": [0.0, 1.0]},
+            "label_smoothing": {"feasible_points": ["none"]},
+        }
+    )
+    assert set(space.parameters) == {
+        "rho",
+        "warmup_factor",
+        "weight_decay",
+        "dropout_rate",
+        "label_smoothing",
+    }
+
+
+REQUIRES = """
+REQUIRED_HYPERPARAMETERS = ("learning_rate", "weight_decay", "beta2")
+
+
+def get_batch_size(workload_name):
+    return 128
+
+
+def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
+    return None
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng):
+    return optimizer_state, current_param_container, model_state
+
+
+def data_selection(workload, input_queue, optimizer_state, current_param_container,
+                   model_state, hyperparameters, global_step, rng):
+    return next(input_queue)
+"""
+
+
+def test_check_search_space_names_the_file_the_missing_names_and_the_fix(tmp_path):
+    submission_file = tmp_path / "submission.py"
+    submission_file.write_text(REQUIRES)
+    submission = api.load_submission(submission_file)
+    assert submission.required_hyperparameters == ("learning_rate", "weight_decay", "beta2")
+    path = write(tmp_path, {"beta2": {"feasible_points": [0.999]}})
+    with pytest.raises(api.SearchSpaceError) as info:
+        api.check_search_space(api.load_search_space(path), submission, source=path)
+    assert str(info.value) == (
+        f"{path}: the search space does not set learning_rate, weight_decay, which the "
+        f"submission {submission_file.resolve()} requires; add them to it, e.g. "
+        '"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"} or '
+        '{"feasible_points": [...]}'
+    )
+    points = write(tmp_path, [{"learning_rate": 0.1, "beta2": 0.99}], name="points.json")
+    with pytest.raises(api.SearchSpaceError, match=r"not set weight_decay, .* add it to every"):
+        api.check_search_space(api.load_search_space(points), submission, source=points)
+    complete = BASELINE_POINT | {"extra_unused": 1}
+    api.check_search_space(api.parse_search_space([complete]), submission)
+
+
+def test_a_submission_that_declares_nothing_accepts_any_search_space(tmp_path):
+    submission_file = tmp_path / "submission.py"
+    submission_file.write_text(REQUIRES.replace("REQUIRED_HYPERPARAMETERS = ", "_unused = "))
+    submission = api.load_submission(submission_file)
+    assert submission.required_hyperparameters == ()
+    api.check_search_space(api.parse_search_space({"x": {"feasible_points": [1]}}), submission)

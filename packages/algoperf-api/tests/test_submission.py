@@ -170,3 +170,97 @@ def test_expected_signatures_match_the_protocols():
     assert api.expected_signature("update_params").endswith("global_step, rng, train_state=None)")
     params = inspect.signature(api.UpdateParamsFn.__call__).parameters
     assert list(params)[1:4] == ["workload", "current_param_container", "current_params_types"]
+
+
+OBJECT = """
+class Optimizer:
+    required_hyperparameters = ("learning_rate",)
+
+    def __init__(self, batch_size):
+        self.batch_size = batch_size
+
+    def get_batch_size(self, workload_name):
+        return self.batch_size
+
+    def init_optimizer_state(self, workload, model_params, model_state, hyperparameters, rng):
+        return {"step": 0}
+
+    def update_params(self, workload, current_param_container, current_params_types,
+                      model_state, hyperparameters, batch, loss_type, optimizer_state,
+                      eval_results, global_step, rng, train_state=None):
+        return optimizer_state, current_param_container, model_state
+
+    @staticmethod
+    def data_selection(workload, input_queue, optimizer_state, current_param_container,
+                       model_state, hyperparameters, global_step, rng):
+        return next(input_queue)
+
+
+SUBMISSION = Optimizer(batch_size=64)
+"""
+
+
+def test_a_submission_object_supplies_the_functions(tmp_path):
+    submission = api.load_submission(write_submission(tmp_path, OBJECT))
+    assert submission.get_batch_size("mnist") == 64
+    assert submission.data_selection(None, iter([{"x": 1}]), None, None, None, None, 0, None)
+    assert submission.accepts_train_state
+    assert submission.prepare_for_eval is None
+    assert submission.required_hyperparameters == ("learning_rate",)
+    assert submission.update_params.__self__ is submission.module.SUBMISSION
+
+
+def test_a_submission_object_and_module_functions_together_are_rejected(tmp_path):
+    source = (
+        OBJECT + "\nget_batch_size = SUBMISSION.get_batch_size\nREQUIRED_HYPERPARAMETERS = ()\n"
+    )
+    assert problems_of(write_submission(tmp_path, source)) == [
+        "defines both SUBMISSION and module-level get_batch_size, REQUIRED_HYPERPARAMETERS; the "
+        "harness would call only SUBMISSION's, so delete the module-level names (or "
+        "SUBMISSION, to use the functions)"
+    ]
+
+
+def test_a_submission_object_missing_a_method_or_with_a_bad_one(tmp_path):
+    source = OBJECT.replace("def data_selection", "def data_selector").replace(
+        "def get_batch_size(self, workload_name)", "def get_batch_size(self, name)"
+    )
+    problems = problems_of(write_submission(tmp_path, source))
+    assert problems == [
+        "SUBMISSION.get_batch_size: parameter 'name' is not in the contract; expected: def "
+        "get_batch_size(workload_name)",
+        "SUBMISSION.get_batch_size: missing parameter 'workload_name'; expected: def "
+        "get_batch_size(workload_name)",
+        "missing method SUBMISSION.data_selection (did you mean 'data_selector'?); expected: "
+        "def " + api.expected_signature("data_selection"),
+    ]
+
+
+def test_a_submission_object_attribute_that_is_not_callable(tmp_path):
+    source = OBJECT.replace("SUBMISSION = Optimizer(batch_size=64)", "SUBMISSION = Optimizer(64)")
+    source += "\nSUBMISSION.prepare_for_eval = 3\n"
+    assert problems_of(write_submission(tmp_path, source)) == [
+        "SUBMISSION.prepare_for_eval is a int, not a method; expected: def "
+        + api.expected_signature("prepare_for_eval")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("declaration", "problem"),
+    [
+        (
+            'REQUIRED_HYPERPARAMETERS = "learning_rate"',
+            "REQUIRED_HYPERPARAMETERS is 'learning_rate'; declare a tuple of hyperparameter "
+            'names, e.g. ("learning_rate", "weight_decay")',
+        ),
+        (
+            'REQUIRED_HYPERPARAMETERS = ("learning rate",)',
+            "REQUIRED_HYPERPARAMETERS is ('learning rate',); declare a tuple",
+        ),
+        ("REQUIRED_HYPERPARAMETERS = 3", "REQUIRED_HYPERPARAMETERS is 3; declare a tuple"),
+    ],
+)
+def test_a_malformed_hyperparameter_declaration_is_reported(tmp_path, declaration, problem):
+    problems = problems_of(write_submission(tmp_path, good() + "\n" + declaration + "\n"))
+    assert len(problems) == 1
+    assert problems[0].startswith(problem)

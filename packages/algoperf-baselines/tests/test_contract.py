@@ -13,9 +13,12 @@ from algoperf.api import (
     FixedPoints,
     Ruleset,
     SearchSpace,
+    SearchSpaceError,
     UnknownNameError,
+    check_search_space,
     load_search_space,
     load_submission,
+    parse_search_space,
 )
 from algoperf.baselines import (
     NADAMW_SELF_TUNING,
@@ -82,9 +85,37 @@ def test_external_baselines_need_hyperparameters(name: str, framework: str) -> N
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_self_tuning_nadamw_uses_its_fixed_point(framework: str) -> None:
     module = load_submission(submission_path("nadamw_self_tuning", framework)).module
-    assert module.BASELINE.fixed_hyperparameters == NADAMW_SELF_TUNING
+    assert module.SUBMISSION.fixed_hyperparameters == NADAMW_SELF_TUNING
     assert "label_smoothing" not in NADAMW_SELF_TUNING
     assert NADAMW_SELF_TUNING.learning_rate == 0.0017486387539278373
+
+
+@pytest.mark.parametrize(("name", "framework"), [(n, f) for n in EXTERNAL for f in FRAMEWORKS])
+def test_every_baseline_declares_what_its_search_space_sets(name: str, framework: str) -> None:
+    """The declaration is the learning rate and more; the shipped search space satisfies it.
+
+    `test_training` trains every baseline with only the declared names, so a declaration that
+    misses one fails there.
+    """
+    submission = load_submission(submission_path(name, framework))
+    assert {"learning_rate", "one_minus_beta1", "weight_decay", "warmup_factor"} <= set(
+        submission.required_hyperparameters
+    )
+    path = search_space_path(name)
+    check_search_space(load_search_space(path), submission, source=path)
+    without_lr = json.loads(path.read_text())
+    if isinstance(without_lr, list):
+        without_lr = [{k: v for k, v in p.items() if k != "learning_rate"} for p in without_lr]
+    else:
+        del without_lr["learning_rate"]
+    with pytest.raises(SearchSpaceError, match=r"does not set learning_rate, which the submission"):
+        check_search_space(parse_search_space(without_lr), submission, source=path)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_self_tuning_baseline_requires_no_hyperparameters(framework: str) -> None:
+    submission = load_submission(submission_path("nadamw_self_tuning", framework))
+    assert submission.required_hyperparameters == ()
 
 
 @pytest.mark.parametrize("name", EXTERNAL)
@@ -158,12 +189,12 @@ def test_hand_written_torch_optimizers_resume_from_a_state_dict(name):
     torch.manual_seed(0)
     params = [torch.nn.Parameter(torch.randn(6, 5)), torch.nn.Parameter(torch.randn(5))]
     twin = [torch.nn.Parameter(p.detach().clone()) for p in params]
-    first = module.make_optimizer(params, Hyperparameters(point))
+    first = module.SUBMISSION.make_optimizer(params, Hyperparameters(point))
     for _ in range(3):
         for p in params:
             p.grad = torch.ones_like(p)
         first.step()
-    second = module.make_optimizer(twin, Hyperparameters(point))
+    second = module.SUBMISSION.make_optimizer(twin, Hyperparameters(point))
     with torch.no_grad():
         for a, b in zip(twin, params, strict=True):
             a.copy_(b)

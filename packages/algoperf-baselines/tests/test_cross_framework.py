@@ -14,7 +14,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -43,7 +42,7 @@ MAX_RELATIVE_DIFFERENCE: dict[str, float] = {}
 def hyperparameters(name: str) -> Hyperparameters:
     """The middle of the search space (the first point of a list of points)."""
     if name == "nadamw_self_tuning":
-        return load_submission(submission_path(name, "jax")).module.BASELINE.fixed_hyperparameters
+        return load_submission(submission_path(name, "jax")).module.SUBMISSION.fixed_hyperparameters
     space = load_search_space(search_space_path(name))
     if isinstance(space, FixedPoints):
         return space.points(1)[0]
@@ -64,13 +63,14 @@ def gradient(step: int, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class JaxSide:
     def __init__(self, name: str, hparams: Hyperparameters) -> None:
         module = load_submission(submission_path(name, "jax")).module
-        self.baseline = module.BASELINE
-        self.tx = module.BASELINE.make_optimizer(hparams, STEP_HINT)
+        self.baseline = module.SUBMISSION
+        self.tx = module.SUBMISSION.make_optimizer(hparams, STEP_HINT)
         self.hparams = hparams
-        self.params = jax.tree.map(jnp.asarray, initial_params())
+        # Placed as a workload places them: the optimizer state follows.
         replicated = NamedSharding(Mesh(np.array(jax.devices()), ("batch",)), PartitionSpec())
-        workload = SimpleNamespace(step_hint=STEP_HINT, replicated=replicated)
-        self.state = module.BASELINE.init_optimizer_state(
+        self.params = jax.device_put(initial_params(), replicated)
+        workload = SimpleNamespace(step_hint=STEP_HINT)
+        self.state = module.SUBMISSION.init_optimizer_state(
             workload, self.params, None, hparams, None
         )
         self.update = jax.jit(self._update)
@@ -94,7 +94,7 @@ class JaxSide:
 
 class TorchSide:
     def __init__(self, name: str, hparams: Hyperparameters) -> None:
-        self.baseline = load_submission(submission_path(name, "pytorch")).module.BASELINE
+        self.baseline = load_submission(submission_path(name, "pytorch")).module.SUBMISSION
         self.hparams = hparams
         self.model = nn.ParameterDict(
             {k: nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial_params().items()}

@@ -23,7 +23,7 @@ import pytest
 import torch
 from flax import traverse_util
 
-from algoperf.api import ForwardPassMode, Hyperparameters
+from algoperf.api import ForwardPassMode, Hyperparameters, Workload
 from algoperf.baselines._common import GRAD_CLIP_EPS, LOG_EVERY
 from algoperf.baselines.jax import optimizers as jax_optimizers
 from algoperf.baselines.jax import train as jax_train
@@ -129,7 +129,8 @@ class JaxSide:
 
     def fresh_baseline(self, module: Any) -> Any:
         """A baseline object with no compiled steps cached (so a spy sees the trace)."""
-        return jax_train.JaxBaseline(module.make_optimizer)
+        baseline = module.SUBMISSION
+        return jax_train.JaxBaseline(baseline.make_optimizer, baseline.required_hyperparameters)
 
 
 class TorchSide:
@@ -174,7 +175,7 @@ class TorchSide:
         return logits.numpy()
 
     def fresh_baseline(self, module: Any) -> Any:
-        return module.BASELINE  # PyTorch baselines cache nothing
+        return module.SUBMISSION  # PyTorch baselines cache nothing
 
 
 @pytest.fixture(scope="module")
@@ -208,11 +209,16 @@ def run_steps(
     model_state: Any = None,
     opt_state: Any = None,
     first_step: int = 0,
+    workload: Any = None,
 ) -> tuple[Any, Any, Any]:
-    """`update_params` over `batches` from global step `first_step`: (opt_state, params, state)."""
+    """`update_params` over `batches` from global step `first_step`: (opt_state, params, state).
+
+    The submission sees `workload`, by default `side.workload`.
+    """
+    workload = side.workload if workload is None else workload
     if opt_state is None:
         opt_state = baseline.init_optimizer_state(
-            workload=side.workload,
+            workload=workload,
             model_params=params,
             model_state=model_state,
             hyperparameters=hparams,
@@ -221,7 +227,7 @@ def run_steps(
     for i, batch in enumerate(batches):
         step = first_step + i
         opt_state, params, model_state = baseline.update_params(
-            workload=side.workload,
+            workload=workload,
             current_param_container=params,
             current_params_types=None,
             model_state=model_state,
@@ -256,7 +262,7 @@ def test_grad_clip_scales_the_update_to_the_clip_norm(side, grad_clip: float | N
     norm = flat_norm(grads)
     assert norm > 10 * 1e-2  # the clip below is active
 
-    _, params, _ = run_steps(side, momentum.BASELINE, hparams, [batch], params, model_state)
+    _, params, _ = run_steps(side, momentum.SUBMISSION, hparams, [batch], params, model_state)
 
     scale = 1.0 if grad_clip is None else min(1.0, grad_clip / (norm + GRAD_CLIP_EPS))
     after = side.flat(params)
@@ -285,7 +291,7 @@ def test_label_smoothing_reaches_the_loss(side, label_smoothing: float) -> None:
     other = smoothed_cross_entropy(logits, batch, 0.2 - label_smoothing)
     assert abs(smoothed - other) > 1e-3  # 40x the tolerance below: distinguishable
 
-    run_steps(side, nadamw.BASELINE, hparams, [batch], params, model_state)
+    run_steps(side, nadamw.SUBMISSION, hparams, [batch], params, model_state)
 
     [(step, metrics)] = side.logged
     assert step == 0
@@ -321,7 +327,7 @@ def test_dropout_rate_reaches_model_fn(side, monkeypatch) -> None:
         losses[rate] = side.logged.pop()[1]["loss"]
     # digits_mlp's default rate is 0: the same loss as an explicit 0.0.
     params, model_state = side.init()
-    run_steps(side, nadamw.BASELINE, ADAM, [batch], params, model_state)
+    run_steps(side, nadamw.SUBMISSION, ADAM, [batch], params, model_state)
     np.testing.assert_allclose(side.logged.pop()[1]["loss"], losses[None], rtol=1e-6)
     assert abs(losses[0.5] - losses[None]) > 1e-3
     eval_logits = side.logits(side.init()[0], batch)
@@ -339,7 +345,7 @@ def test_loss_and_grad_norm_logged_every_100_steps(side) -> None:
     nadamw = side.module("nadamw")
     params, model_state = side.init()
     batches = [numpy_batch(10 + i % 4) for i in range(LOG_EVERY + 1)]
-    run_steps(side, nadamw.BASELINE, ADAM, batches, params, model_state)
+    run_steps(side, nadamw.SUBMISSION, ADAM, batches, params, model_state)
     assert [step for step, _ in side.logged] == [0, 100]
     for step, metrics in side.logged:
         assert set(metrics) == {"loss", "grad_norm"}, step
@@ -355,15 +361,54 @@ def test_no_metrics_logger_is_fine(side) -> None:
     side.workload.attach_metrics_logger(None)
     nadamw = side.module("nadamw")
     params, model_state = side.init()
-    run_steps(side, nadamw.BASELINE, ADAM, [numpy_batch(3)], params, model_state)
+    run_steps(side, nadamw.SUBMISSION, ADAM, [numpy_batch(3)], params, model_state)
+
+
+# --- 4. only the api.Workload contract --------------------------------------------------------
+
+
+class InterfaceOnly:
+    """A workload that answers only the names `algoperf.api.Workload` defines.
+
+    A submission may rely on nothing else, so reading, e.g., a JAX workload's mesh fails here.
+    """
+
+    INSTANCE_ATTRIBUTES = ("spec", "rules", "metrics_logger")
+    """Set by `Workload.__init__` rather than defined on the class."""
+
+    def __init__(self, workload: Workload) -> None:
+        self._workload = workload
+
+    def __getattr__(self, name: str) -> Any:
+        if not (hasattr(Workload, name) or name in self.INSTANCE_ATTRIBUTES):
+            raise AttributeError(f"{name!r} is not part of algoperf.api.Workload")
+        return getattr(self._workload, name)
+
+
+@pytest.mark.parametrize("name", ["nadamw", "sam", "schedule_free_adamw"])
+def test_baselines_use_only_the_workload_interface(side, name: str) -> None:
+    """Two steps and an eval swap through `InterfaceOnly`; the JAX state sits with the params."""
+    module = side.module(name)
+    params, model_state = side.init()
+    hparams = Hyperparameters(ADAM, rho=0.05)
+    interface = InterfaceOnly(side.workload)
+    batches = [numpy_batch(4), numpy_batch(5)]
+    opt_state, params, model_state = run_steps(
+        side, module.SUBMISSION, hparams, batches, params, model_state, workload=interface
+    )
+    if name == "schedule_free_adamw":
+        _prepare_for_eval(side, module, hparams, opt_state, params, model_state, 2, interface)
+    if side.framework == "jax":
+        placement = {leaf.sharding for leaf in jax.tree.leaves((params, opt_state))}
+        assert placement == {side.workload.replicated}
 
 
 # --- 5. Schedule-Free AdamW state ------------------------------------------------------------
 
 
-def _prepare_for_eval(side, module, hparams, opt_state, params, model_state, step):
-    return module.prepare_for_eval(
-        workload=side.workload,
+def _prepare_for_eval(side, module, hparams, opt_state, params, model_state, step, workload=None):
+    return module.SUBMISSION.prepare_for_eval(
+        workload=side.workload if workload is None else workload,
         current_param_container=params,
         current_params_types=None,
         model_state=model_state,
@@ -387,7 +432,7 @@ def test_jax_schedule_free_state_round_trips_through_numpy(jax_side) -> None:
     params, model_state = side.init()
     batches = [numpy_batch(20 + i) for i in range(4)]
     opt_state, params, model_state = run_steps(
-        side, module.BASELINE, ADAM, batches[:3], params, model_state
+        side, module.SUBMISSION, ADAM, batches[:3], params, model_state
     )
     _, eval_params, _ = _prepare_for_eval(side, module, ADAM, opt_state, params, model_state, 3)
     assert isinstance(opt_state, jax_optimizers.ScheduleFreeState)
@@ -404,9 +449,9 @@ def test_jax_schedule_free_state_round_trips_through_numpy(jax_side) -> None:
         assert a.shape == b.shape
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
-    live = run_steps(side, module.BASELINE, ADAM, batches[3:], params, model_state, opt_state, 3)
+    live = run_steps(side, module.SUBMISSION, ADAM, batches[3:], params, model_state, opt_state, 3)
     again = run_steps(
-        side, module.BASELINE, ADAM, batches[3:], eval_params, model_state, restored, 3
+        side, module.SUBMISSION, ADAM, batches[3:], eval_params, model_state, restored, 3
     )
     for a, b in zip(jax.tree.leaves(again[:2]), jax.tree.leaves(live[:2]), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -428,7 +473,7 @@ def test_pytorch_schedule_free_state_round_trips_through_state_dict(pytorch_side
     batches = [numpy_batch(20 + i) for i in range(4)]
     model, model_state = side.init()
     opt_state, model, model_state = run_steps(
-        side, module.BASELINE, ADAM, batches[:3], model, model_state
+        side, module.SUBMISSION, ADAM, batches[:3], model, model_state
     )
     opt_state, model, model_state = _prepare_for_eval(
         side, module, ADAM, opt_state, model, model_state, 3
@@ -449,7 +494,7 @@ def test_pytorch_schedule_free_state_round_trips_through_state_dict(pytorch_side
     fresh, trained = side.flat(other), side.flat(model)
     assert any(np.any(fresh[k] != trained[k]) for k in trained)
     other.load_state_dict(checkpoint["model"])
-    other_opt = module.init_optimizer_state(
+    other_opt = module.SUBMISSION.init_optimizer_state(
         workload=side.workload,
         model_params=other,
         model_state=other_state,
@@ -460,10 +505,10 @@ def test_pytorch_schedule_free_state_round_trips_through_state_dict(pytorch_side
     other_opt["scheduler"].load_state_dict(checkpoint["scheduler"])
 
     opt_state, model, _ = run_steps(
-        side, module.BASELINE, ADAM, batches[3:], model, model_state, opt_state, 3
+        side, module.SUBMISSION, ADAM, batches[3:], model, model_state, opt_state, 3
     )
     other_opt, other, _ = run_steps(
-        side, module.BASELINE, ADAM, batches[3:], other, other_state, other_opt, 3
+        side, module.SUBMISSION, ADAM, batches[3:], other, other_state, other_opt, 3
     )
     _assert_same_params(side.flat(other), side.flat(model))
     live, restored = opt_state["optimizer"], other_opt["optimizer"]

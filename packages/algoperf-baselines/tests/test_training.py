@@ -139,7 +139,9 @@ def test_baseline_lowers_the_training_loss(setup, name: str) -> None:
     framework, workload, initial_model = setup
     submission = load_submission(submission_path(name, framework))
     point = HYPERPARAMETERS[name]
-    hparams = None if point is None else Hyperparameters(point)
+    # Only the declared names: a baseline reading an undeclared one fails here.
+    required = submission.required_hyperparameters
+    hparams = None if point is None else Hyperparameters({k: point[k] for k in required})
     metrics, logged = train(submission, workload, framework, hparams, STEPS, initial_model)
     REACHED[name, framework] = metrics["train/loss"]
     print(f"\n{framework} {name}: train/loss {metrics['train/loss']:.4f} after {STEPS} steps")

@@ -26,9 +26,9 @@ def compute() -> dict[str, np.ndarray]:
     rng = jax.random.PRNGKey(0)
     hparams = Hyperparameters(HYPERPARAMETERS)
     params, model_state = workload.init_model_fn(rng)
-    opt_state = nadamw.init_optimizer_state(workload, params, model_state, hparams, rng)
+    opt_state = nadamw.SUBMISSION.init_optimizer_state(workload, params, model_state, hparams, rng)
     for step, batch in zip(GLOBAL_STEPS, global_batches(), strict=True):
-        opt_state, params, model_state = nadamw.update_params(
+        opt_state, params, model_state = nadamw.SUBMISSION.update_params(
             workload, params, None, model_state, hparams, workload.place_batch(batch), None,
             opt_state, [], step, jax.random.fold_in(rng, step),
         )  # fmt: skip

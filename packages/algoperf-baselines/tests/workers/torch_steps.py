@@ -29,9 +29,9 @@ def compute() -> dict[str, np.ndarray]:
     workload.attach_metrics_logger(lambda metrics, step: logged.update({step: dict(metrics)}))
     hparams = Hyperparameters(HYPERPARAMETERS)
     model, model_state = workload.init_model_fn(0)
-    opt_state = nadamw.init_optimizer_state(workload, model, model_state, hparams, None)
+    opt_state = nadamw.SUBMISSION.init_optimizer_state(workload, model, model_state, hparams, None)
     for step, batch in zip(GLOBAL_STEPS, global_batches(), strict=True):
-        opt_state, model, model_state = nadamw.update_params(
+        opt_state, model, model_state = nadamw.SUBMISSION.update_params(
             workload, model, None, model_state, hparams, workload.place_batch(batch), None,
             opt_state, [], step, None,
         )  # fmt: skip

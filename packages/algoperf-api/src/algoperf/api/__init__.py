@@ -66,10 +66,12 @@ from algoperf.api._search_space import (
     RangeParameter,
     SearchSpace,
     TuningSpace,
+    check_search_space,
     load_search_space,
     parse_search_space,
 )
 from algoperf.api._submission import (
+    SUBMISSION_OBJECT,
     DataSelectionFn,
     GetBatchSizeFn,
     InitOptimizerStateFn,
@@ -98,6 +100,7 @@ __all__ = (
     "RULES_V05",
     "RULES_V06",
     "RULE_VERSIONS",
+    "SUBMISSION_OBJECT",
     "TRIAL_FILE",
     "WORKLOADS",
     "AlgoPerfError",
@@ -144,6 +147,7 @@ __all__ = (
     "WorkloadSpec",
     "append_eval",
     "base_workloads",
+    "check_search_space",
     "did_you_mean",
     "expected_signature",
     "get_rules",

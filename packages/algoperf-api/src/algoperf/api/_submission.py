@@ -1,8 +1,15 @@
 """The submission contract: the functions a submitter writes, and the loader that checks them.
 
 A submission is one Python file defining `get_batch_size`, `init_optimizer_state`,
-`update_params` and `data_selection`, and optionally `prepare_for_eval`. The harness calls
-them with keyword arguments, so parameter names are part of the contract; order is not.
+`update_params` and `data_selection`, and optionally `prepare_for_eval`: either as
+module-level functions, or as methods (or attributes) of one module-level object named
+`SUBMISSION`, so that submissions sharing code need not re-export it function by function.
+The harness calls them with keyword arguments, so parameter names are part of the contract;
+order is not.
+
+A submission may also declare the hyperparameters it reads, so a search space that lacks one
+is rejected before the first trial (`check_search_space`): module-level
+`REQUIRED_HYPERPARAMETERS`, or the `required_hyperparameters` attribute of `SUBMISSION`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import importlib.util
 import inspect
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -133,6 +140,10 @@ REQUIRED_FUNCTIONS: Mapping[str, type] = {
 }
 OPTIONAL_FUNCTIONS: Mapping[str, type] = {"prepare_for_eval": PrepareForEvalFn}
 OPTIONAL_PARAMETERS: Mapping[str, tuple[str, ...]] = {"update_params": ("train_state",)}
+SUBMISSION_OBJECT = "SUBMISSION"
+"""Module-level name of the optional object whose attributes are the submission functions."""
+_MODULE_DECLARATION = "REQUIRED_HYPERPARAMETERS"
+_OBJECT_DECLARATION = "required_hyperparameters"
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,8 @@ class Submission:
     prepare_for_eval: PrepareForEvalFn | None
     accepts_train_state: bool
     """Whether `update_params` declares the optional `train_state` parameter."""
+    required_hyperparameters: tuple[str, ...] = ()
+    """Hyperparameters the submission reads, as it declares them; () when it declares none."""
 
     @property
     def name(self) -> str:
@@ -166,20 +179,24 @@ def load_submission(path: str | Path) -> Submission:
     """Import a submission file from any folder and check it against the contract.
 
     The file's folder is on `sys.path` while it is imported, so helper modules beside it can
-    be imported; no `__init__.py` is needed.
+    be imported; no `__init__.py` is needed. The functions are module-level ones, or the
+    attributes of a module-level `SUBMISSION` object; a file must not mix the two forms.
 
     Raises:
         SubmissionError: listing every problem: unreadable file, syntax or import error,
-            missing functions, and misnamed or missing parameters with the expected signature.
+            missing functions, misnamed or missing parameters with the expected signature,
+            both forms at once, and a malformed hyperparameter declaration.
     """
     path = Path(path).expanduser().resolve()
     module = _import_file(path)
     problems: list[str] = []
+    namespace = _Namespace.of(module, problems)
     functions: dict[str, Callable[..., Any] | None] = {}
     for name in REQUIRED_FUNCTIONS:
-        functions[name] = _checked_function(module, name, required=True, problems=problems)
+        functions[name] = _checked_function(namespace, name, required=True, problems=problems)
     for name in OPTIONAL_FUNCTIONS:
-        functions[name] = _checked_function(module, name, required=False, problems=problems)
+        functions[name] = _checked_function(namespace, name, required=False, problems=problems)
+    required_hyperparameters = _declared_hyperparameters(namespace, problems)
     if problems:
         raise SubmissionError(str(path), problems)
     update_params = functions["update_params"]
@@ -192,7 +209,39 @@ def load_submission(path: str | Path) -> Submission:
         data_selection=functions["data_selection"],  # type: ignore[arg-type]
         prepare_for_eval=functions["prepare_for_eval"],  # type: ignore[arg-type]
         accepts_train_state="train_state" in inspect.signature(update_params).parameters,  # type: ignore[arg-type]
+        required_hyperparameters=required_hyperparameters,
     )
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    """Where the submission functions are looked up: the module, or its SUBMISSION object."""
+
+    owner: object
+    kind: str
+    """'function' for the module form, 'method' for the object form (used in messages)."""
+    prefix: str
+    """What names the attribute in messages: '' or 'SUBMISSION.'."""
+    hyperparameters_attr: str
+
+    @classmethod
+    def of(cls, module: ModuleType, problems: list[str]) -> _Namespace:
+        if not hasattr(module, SUBMISSION_OBJECT):
+            return cls(module, "function", "", _MODULE_DECLARATION)
+        names = (*REQUIRED_FUNCTIONS, *OPTIONAL_FUNCTIONS, _MODULE_DECLARATION)
+        mixed = [n for n in names if hasattr(module, n)]
+        if mixed:
+            problems.append(
+                f"defines both {SUBMISSION_OBJECT} and module-level {', '.join(mixed)}; the "
+                f"harness would call only {SUBMISSION_OBJECT}'s, so delete the module-level "
+                f"names (or {SUBMISSION_OBJECT}, to use the functions)"
+            )
+        owner = getattr(module, SUBMISSION_OBJECT)
+        return cls(owner, "method", f"{SUBMISSION_OBJECT}.", _OBJECT_DECLARATION)
+
+    def public_callables(self) -> list[str]:
+        names = vars(self.owner) if isinstance(self.owner, ModuleType) else dir(self.owner)
+        return [n for n in names if not n.startswith("_") and callable(getattr(self.owner, n))]
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -238,20 +287,20 @@ def _describe_import_error(error: Exception, path: Path) -> str:
 
 
 def _checked_function(
-    module: ModuleType, name: str, *, required: bool, problems: list[str]
+    namespace: _Namespace, name: str, *, required: bool, problems: list[str]
 ) -> Callable[..., Any] | None:
-    function = getattr(module, name, None)
+    function = getattr(namespace.owner, name, None)
     signature = expected_signature(name)
+    label = f"{namespace.prefix}{name}"
     if function is None:
         if required:
-            public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-            problems.append(
-                f"missing function {name}{did_you_mean(name, public)}; expected: def {signature}"
-            )
+            hint = did_you_mean(name, namespace.public_callables())
+            problems.append(f"missing {namespace.kind} {label}{hint}; expected: def {signature}")
         return None
     if not callable(function):
         problems.append(
-            f"{name} is a {type(function).__name__}, not a function; expected: def {signature}"
+            f"{label} is a {type(function).__name__}, not a {namespace.kind}; "
+            f"expected: def {signature}"
         )
         return None
     try:
@@ -259,9 +308,24 @@ def _checked_function(
     except (TypeError, ValueError):
         return function  # builtins and C callables: nothing to check
     problems += [
-        f"{name}: {p}; expected: def {signature}" for p in _parameter_problems(name, params)
+        f"{label}: {p}; expected: def {signature}" for p in _parameter_problems(name, params)
     ]
     return function
+
+
+def _declared_hyperparameters(namespace: _Namespace, problems: list[str]) -> tuple[str, ...]:
+    declared = getattr(namespace.owner, namespace.hyperparameters_attr, ())
+    if (
+        isinstance(declared, Collection)
+        and not isinstance(declared, str)
+        and all(isinstance(n, str) and n.isidentifier() for n in declared)
+    ):
+        return tuple(declared)
+    problems.append(
+        f"{namespace.prefix}{namespace.hyperparameters_attr} is {declared!r}; declare a tuple "
+        'of hyperparameter names, e.g. ("learning_rate", "weight_decay")'
+    )
+    return ()
 
 
 def _parameter_problems(name: str, params: Mapping[str, inspect.Parameter]) -> list[str]:

@@ -6,7 +6,7 @@ must apply identically, so they are written once here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,26 @@ NADAMW_SELF_TUNING = Hyperparameters(
     warmup_factor=0.02,
 )
 """The self-tuning NAdamW baseline's fixed point (reference-spec 6.4); no label smoothing."""
+
+ADAM_HYPERPARAMETERS = (
+    "learning_rate",
+    "one_minus_beta1",
+    "beta2",
+    "weight_decay",
+    "warmup_factor",
+)
+"""What the Adam-like baselines read: the rule's (`adam_like`) and the warmup's."""
+ADAFACTOR_HYPERPARAMETERS = ("learning_rate", "one_minus_beta1", "weight_decay", "warmup_factor")
+"""Adafactor's: the Adam-like names but `beta2` (its second-moment decay is fixed)."""
+SGD_HYPERPARAMETERS = (
+    "learning_rate",
+    "one_minus_beta1",
+    "weight_decay",
+    "warmup_factor",
+    "decay_steps_factor",
+    "end_factor",
+)
+"""What momentum and Nesterov read: the rule's and warmup + linear decay's."""
 
 GRAD_CLIP_EPS = 1e-6
 """Added to the gradient norm before clipping, as `torch.nn.utils.clip_grad_norm_` does."""
@@ -59,6 +79,52 @@ def data_selection(
     return next(input_queue)
 
 
+class Baseline:
+    """The framework-free part of the JAX and PyTorch submission objects.
+
+    The batch size, data selection, and which hyperparameters the baseline requires or fixes.
+
+    Args:
+        hyperparameters: the names the optimizer and its schedule read; with the subclass's
+            `step_hyperparameters`, the search space must set them.
+        fixed_hyperparameters: the self-tuning point; None for external tuning.
+    """
+
+    step_hyperparameters: tuple[str, ...] = ()
+    """Names the train step itself reads (beyond the optional `TrainOptions`)."""
+
+    def __init__(
+        self, hyperparameters: Collection[str], fixed_hyperparameters: Hyperparameters | None
+    ) -> None:
+        self.fixed_hyperparameters = fixed_hyperparameters
+        self._hyperparameters = tuple(hyperparameters)
+
+    get_batch_size = staticmethod(get_batch_size)
+    data_selection = staticmethod(data_selection)
+
+    @property
+    def required_hyperparameters(self) -> tuple[str, ...]:
+        """What `algoperf.api.check_search_space` asks of a search space; none when self-tuning."""
+        if self.fixed_hyperparameters is not None:
+            return ()
+        return self._hyperparameters + self.step_hyperparameters
+
+    def resolve(self, hyperparameters: Mapping[str, Any] | None) -> Hyperparameters:
+        """The fixed point of a self-tuning baseline, else the tuning trial's hyperparameters.
+
+        Raises:
+            ValueError: an external-tuning baseline was called without hyperparameters.
+        """
+        if self.fixed_hyperparameters is not None:
+            return self.fixed_hyperparameters
+        if hyperparameters is None:
+            raise ValueError(
+                "this external-tuning baseline needs hyperparameters from its search space; "
+                "run it with the external ruleset or use the self-tuning submission"
+            )
+        return Hyperparameters(hyperparameters)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """What the shared train step reads from the hyperparameters, with defaults."""
@@ -79,24 +145,6 @@ class TrainOptions:
             dropout_rate=None if dropout is None else float(dropout),
             grad_clip=None if clip is None else float(clip),
         )
-
-
-def resolve_hyperparameters(
-    hyperparameters: Mapping[str, Any] | None, fixed: Hyperparameters | None
-) -> Hyperparameters:
-    """The fixed point of a self-tuning baseline, else the tuning trial's hyperparameters.
-
-    Raises:
-        ValueError: an external-tuning baseline was called without hyperparameters.
-    """
-    if fixed is not None:
-        return fixed
-    if hyperparameters is None:
-        raise ValueError(
-            "this external-tuning baseline needs hyperparameters from its search space; "
-            "run it with the external ruleset or use the self-tuning submission"
-        )
-    return Hyperparameters(hyperparameters)
 
 
 def hyperparameters_key(hyperparameters: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

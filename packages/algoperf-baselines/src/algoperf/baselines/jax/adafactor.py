@@ -8,13 +8,14 @@ from __future__ import annotations
 import optax
 
 from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAFACTOR_HYPERPARAMETERS
 from algoperf.baselines.jax import optimizers, train
 
 
 def make_optimizer(
     hyperparameters: Hyperparameters, step_hint: int
 ) -> optax.GradientTransformation:
-    """Adafactor with momentum (see `optimizers.adafactor`)."""
+    """Adafactor with momentum (see `optimizers.adafactor`); it has no `beta2`."""
     return optimizers.adafactor(
         train.warmup_cosine_lr(hyperparameters, step_hint),
         b1=1.0 - hyperparameters.one_minus_beta1,
@@ -22,8 +23,4 @@ def make_optimizer(
     )
 
 
-BASELINE = train.JaxBaseline(make_optimizer)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.JaxBaseline(make_optimizer, ADAFACTOR_HYPERPARAMETERS)

@@ -9,25 +9,22 @@ from __future__ import annotations
 import optax
 
 from algoperf.api import Hyperparameters
+from algoperf.baselines._common import SGD_HYPERPARAMETERS
 from algoperf.baselines.jax import train
 
 
 def make_optimizer(
-    hyperparameters: Hyperparameters, step_hint: int
+    hyperparameters: Hyperparameters, step_hint: int, nesterov: bool = False
 ) -> optax.GradientTransformation:
-    """SGD with momentum 1 - one_minus_beta1 (nesterov=False) after L2 weight decay."""
+    """SGD with momentum 1 - one_minus_beta1 after L2 weight decay (`nesterov.py` sets it)."""
     return optax.chain(
         optax.add_decayed_weights(hyperparameters.weight_decay),
         optax.sgd(
             train.warmup_linear_decay_lr(hyperparameters, step_hint),
             momentum=1.0 - hyperparameters.one_minus_beta1,
-            nesterov=False,
+            nesterov=nesterov,
         ),
     )
 
 
-BASELINE = train.JaxBaseline(make_optimizer)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.JaxBaseline(make_optimizer, SGD_HYPERPARAMETERS)

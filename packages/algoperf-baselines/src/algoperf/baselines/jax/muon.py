@@ -1,30 +1,9 @@
-"""Muon (AdamW for non-matrix parameters) in JAX, with warmup + cosine decay.
+"""Muon (`optimizers.muon`; AdamW for non-matrix parameters) in JAX, with warmup + cosine decay.
 
 A baseline the reference lacks; search space `search_space_path('muon')`.
 """
 
-from __future__ import annotations
-
-import optax
-
-from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS
 from algoperf.baselines.jax import optimizers, train
 
-
-def make_optimizer(
-    hyperparameters: Hyperparameters, step_hint: int
-) -> optax.GradientTransformation:
-    """Muon (see `optimizers.muon`)."""
-    return optimizers.muon(
-        train.warmup_cosine_lr(hyperparameters, step_hint),
-        b1=1.0 - hyperparameters.one_minus_beta1,
-        b2=hyperparameters.beta2,
-        weight_decay=hyperparameters.weight_decay,
-    )
-
-
-BASELINE = train.JaxBaseline(make_optimizer)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.JaxBaseline(train.adam_like(optimizers.muon), ADAM_HYPERPARAMETERS)

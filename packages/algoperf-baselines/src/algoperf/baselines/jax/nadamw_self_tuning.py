@@ -1,13 +1,8 @@
 """NAdamW, AlgoPerf's baseline, in JAX: self-tuning, at its fixed point (reference-spec 6.4)."""
 
-from __future__ import annotations
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS, NADAMW_SELF_TUNING
+from algoperf.baselines.jax import nadamw, train
 
-from algoperf.baselines._common import NADAMW_SELF_TUNING
-from algoperf.baselines.jax import train
-from algoperf.baselines.jax.nadamw import make_optimizer
-
-BASELINE = train.JaxBaseline(make_optimizer, NADAMW_SELF_TUNING)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.JaxBaseline(
+    nadamw.SUBMISSION.make_optimizer, ADAM_HYPERPARAMETERS, NADAMW_SELF_TUNING
+)

@@ -4,29 +4,10 @@
 lacks; search space `search_space_path('schedule_free_adamw')`.
 """
 
-from __future__ import annotations
-
-import optax
-
-from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS
 from algoperf.baselines.jax import optimizers, train
 
-
-def make_optimizer(
-    hyperparameters: Hyperparameters, step_hint: int
-) -> optax.GradientTransformation:
-    """Schedule-Free AdamW (see `optimizers.schedule_free_adamw`)."""
-    return optimizers.schedule_free_adamw(
-        train.warmup_constant_lr(hyperparameters, step_hint),
-        b1=1.0 - hyperparameters.one_minus_beta1,
-        b2=hyperparameters.beta2,
-        weight_decay=hyperparameters.weight_decay,
-    )
-
-
-BASELINE = train.ScheduleFreeBaseline(make_optimizer)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
-prepare_for_eval = BASELINE.prepare_for_eval
+SUBMISSION = train.ScheduleFreeBaseline(
+    train.adam_like(optimizers.schedule_free_adamw, train.warmup_constant_lr),
+    ADAM_HYPERPARAMETERS,
+)

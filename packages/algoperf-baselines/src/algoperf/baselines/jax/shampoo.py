@@ -1,30 +1,9 @@
-"""Shampoo in JAX, with warmup + cosine decay.
+"""Shampoo grafted onto RMSProp (`optimizers.shampoo`) in JAX, with warmup + cosine decay.
 
 Search space: reference-spec 6.4 (`search_space_path('shampoo')`).
 """
 
-from __future__ import annotations
-
-import optax
-
-from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS
 from algoperf.baselines.jax import optimizers, train
 
-
-def make_optimizer(
-    hyperparameters: Hyperparameters, step_hint: int
-) -> optax.GradientTransformation:
-    """Shampoo grafted onto RMSProp (see `optimizers.shampoo`)."""
-    return optimizers.shampoo(
-        train.warmup_cosine_lr(hyperparameters, step_hint),
-        b1=1.0 - hyperparameters.one_minus_beta1,
-        b2=hyperparameters.beta2,
-        weight_decay=hyperparameters.weight_decay,
-    )
-
-
-BASELINE = train.JaxBaseline(make_optimizer)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.JaxBaseline(train.adam_like(optimizers.shampoo), ADAM_HYPERPARAMETERS)

@@ -1,15 +1,20 @@
-"""The train step every JAX baseline shares, and the submission functions built on it.
+"""The train step every JAX baseline shares, and the submission object built on it.
 
 A baseline is an optax transformation built from its hyperparameters and the workload's step
-hint; `JaxBaseline` turns it into the submission contract's functions. The optimizer state
-is the optax state pytree itself (no `(state, update_fn)` tuple): the transformation is
-rebuilt from the hyperparameters, and its jitted step is cached per workload.
+hint; `JaxBaseline` turns it into the submission contract's methods, so a baseline file is
+`SUBMISSION = JaxBaseline(make_optimizer, hyperparameter names)`. The optimizer state is the
+optax state pytree itself (no `(state, update_fn)` tuple): the transformation is rebuilt from
+the hyperparameters, and its jitted step is cached per workload.
+
+The state and the step's outputs are placed like the parameters the harness passes in (the
+contract replicates them over the workload's mesh, reference-spec 2.8), so nothing here reads
+a framework-specific attribute of the workload.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import jax
@@ -49,6 +54,32 @@ def warmup_constant_lr(hparams: Hyperparameters, step_hint: int) -> optax.Schedu
     """`learning_rate` times Schedule-Free's warmup factor (`_schedules.warmup_constant`)."""
     factor = _schedules.warmup_constant(float(hparams.warmup_factor), step_hint, xp=jnp)
     return lambda count: float(hparams.learning_rate) * factor(count)
+
+
+def adam_like(
+    transform: Callable[..., optax.GradientTransformation],
+    schedule: Callable[[Hyperparameters, int], optax.Schedule] = warmup_cosine_lr,
+) -> OptimizerFactory:
+    """`make_optimizer` of a rule called as `transform(schedule, b1=, b2=, weight_decay=)`.
+
+    b1 is 1 - `one_minus_beta1`; b2 and weight decay are `beta2` and `weight_decay`
+    (`_common.ADAM_HYPERPARAMETERS` with a warmup schedule).
+    """
+
+    def make_optimizer(hparams: Hyperparameters, step_hint: int) -> optax.GradientTransformation:
+        return transform(
+            schedule(hparams, step_hint),
+            b1=1.0 - hparams.one_minus_beta1,
+            b2=hparams.beta2,
+            weight_decay=hparams.weight_decay,
+        )
+
+    return make_optimizer
+
+
+def params_sharding(params: Any) -> jax.sharding.Sharding:
+    """The placement of the parameters, which the contract replicates over the mesh."""
+    return jax.tree.leaves(params)[0].sharding
 
 
 def mean_loss_fn(
@@ -101,29 +132,30 @@ def clip_by_global_norm(grads: Any, grad_clip: float | None) -> tuple[Any, jax.A
     return jax.tree.map(lambda g: g * factor, grads), norm
 
 
-class JaxBaseline:
-    """The submission functions of one optax baseline.
+class JaxBaseline(_common.Baseline):
+    """The submission functions of one optax baseline, as a `SUBMISSION` object.
 
-    A submission file binds them at module level, e.g. `update_params =
-    BASELINE.update_params`. Subclasses change how gradients are taken (SAM) or which
-    parameters are trained and evaluated (Schedule-Free).
+    Subclasses change how gradients are taken (SAM) or which parameters are trained and
+    evaluated (Schedule-Free).
 
     Args:
         make_optimizer: builds the transformation from hyperparameters and step hint.
+        hyperparameters: the names `make_optimizer` reads; with those the subclass reads, the
+            search space must set them (`required_hyperparameters`).
         fixed_hyperparameters: the self-tuning point; None for external tuning.
     """
 
     def __init__(
-        self, make_optimizer: OptimizerFactory, fixed_hyperparameters: Hyperparameters | None = None
+        self,
+        make_optimizer: OptimizerFactory,
+        hyperparameters: Collection[str],
+        fixed_hyperparameters: Hyperparameters | None = None,
     ) -> None:
         self.make_optimizer = make_optimizer
-        self.fixed_hyperparameters = fixed_hyperparameters
+        super().__init__(hyperparameters, fixed_hyperparameters)
         self._steps: weakref.WeakKeyDictionary[Workload, dict[Any, Callable[..., Any]]] = (
             weakref.WeakKeyDictionary()
         )
-
-    get_batch_size = staticmethod(_common.get_batch_size)
-    data_selection = staticmethod(_common.data_selection)
 
     def init_optimizer_state(
         self,
@@ -133,14 +165,14 @@ class JaxBaseline:
         hyperparameters: Hyperparameters | None,
         rng: jax.Array,
     ) -> Any:
-        """The optax state of the baseline's transformation, replicated like the parameters.
+        """The optax state of the baseline's transformation, placed like the parameters.
 
         Placing it as the jitted step returns it keeps the step from compiling twice.
         """
         del model_state, rng
-        hparams = _common.resolve_hyperparameters(hyperparameters, self.fixed_hyperparameters)
+        hparams = self.resolve(hyperparameters)
         state = self.make_optimizer(hparams, workload.step_hint).init(model_params)
-        return jax.device_put(state, workload.replicated)
+        return jax.device_put(state, params_sharding(model_params))
 
     def update_params(
         self,
@@ -158,8 +190,8 @@ class JaxBaseline:
     ) -> tuple[Any, Any, Any]:
         """One jitted step; logs loss and gradient norm every `LOG_EVERY` steps."""
         del current_params_types, loss_type, eval_results
-        hparams = _common.resolve_hyperparameters(hyperparameters, self.fixed_hyperparameters)
-        step = self._train_step(workload, hparams)
+        hparams = self.resolve(hyperparameters)
+        step = self._train_step(workload, hparams, current_param_container)
         params, model_state, optimizer_state, loss, grad_norm = step(
             current_param_container, model_state, optimizer_state, batch, rng
         )
@@ -180,14 +212,18 @@ class JaxBaseline:
         del hparams
         return plain_gradients(loss_fn, params)
 
-    def _train_step(self, workload: Workload, hparams: Hyperparameters) -> Callable[..., Any]:
+    def _train_step(
+        self, workload: Workload, hparams: Hyperparameters, params: Any
+    ) -> Callable[..., Any]:
         cache = self._steps.setdefault(workload, {})
         key = _common.hyperparameters_key(hparams)
         if key not in cache:
-            cache[key] = self._build_train_step(workload, hparams)
+            cache[key] = self._build_train_step(workload, hparams, params_sharding(params))
         return cache[key]
 
-    def _build_train_step(self, workload: Workload, hparams: Hyperparameters) -> Callable[..., Any]:
+    def _build_train_step(
+        self, workload: Workload, hparams: Hyperparameters, sharding: jax.sharding.Sharding
+    ) -> Callable[..., Any]:
         tx = self.make_optimizer(hparams, workload.step_hint)
         options = TrainOptions.from_hyperparameters(hparams)
 
@@ -199,7 +235,7 @@ class JaxBaseline:
             updates, opt_state = tx.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), model_state, opt_state, loss, grad_norm
 
-        return jax.jit(step, out_shardings=workload.replicated)
+        return jax.jit(step, out_shardings=sharding)
 
 
 class SamBaseline(JaxBaseline):
@@ -209,6 +245,8 @@ class SamBaseline(JaxBaseline):
     is the gradient at $\theta$ and $\rho$ the `rho` hyperparameter; the loss reported is
     the one at $\theta$. The PyTorch `SamBaseline` computes the same.
     """
+
+    step_hyperparameters = ("rho",)
 
     def gradients(
         self, loss_fn: LossFn, params: Any, hparams: Hyperparameters

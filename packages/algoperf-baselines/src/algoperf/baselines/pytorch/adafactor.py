@@ -10,13 +10,14 @@ import torch
 from torch import nn
 
 from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAFACTOR_HYPERPARAMETERS
 from algoperf.baselines.pytorch import optimizers, train
 
 
 def make_optimizer(
     params: list[nn.Parameter], hyperparameters: Hyperparameters
 ) -> torch.optim.Optimizer:
-    """Adafactor at the peak learning rate (the schedule scales it)."""
+    """Adafactor at the peak learning rate (the schedule scales it); it has no `beta2`."""
     return optimizers.Adafactor(
         params,
         lr=hyperparameters.learning_rate,
@@ -25,8 +26,4 @@ def make_optimizer(
     )
 
 
-BASELINE = train.TorchBaseline(make_optimizer, train.warmup_cosine)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.TorchBaseline(make_optimizer, train.warmup_cosine, ADAFACTOR_HYPERPARAMETERS)

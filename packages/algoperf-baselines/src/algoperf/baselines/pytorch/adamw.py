@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS
 from algoperf.baselines.pytorch import train
 
 
 def make_optimizer(
     params: list[nn.Parameter], hyperparameters: Hyperparameters
 ) -> torch.optim.Optimizer:
-    """AdamW at the peak learning rate (the schedule scales it)."""
+    """AdamW at the peak learning rate (the schedule scales it); torch names its betas a pair."""
     return torch.optim.AdamW(
         params,
         lr=hyperparameters.learning_rate,
@@ -25,8 +26,4 @@ def make_optimizer(
     )
 
 
-BASELINE = train.TorchBaseline(make_optimizer, train.warmup_cosine)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.TorchBaseline(make_optimizer, train.warmup_cosine, ADAM_HYPERPARAMETERS)

@@ -3,30 +3,9 @@
 The same function as `algoperf.baselines.jax.lamb`; search space `search_space_path('lamb')`.
 """
 
-from __future__ import annotations
-
-import torch
-from torch import nn
-
-from algoperf.api import Hyperparameters
+from algoperf.baselines._common import ADAM_HYPERPARAMETERS
 from algoperf.baselines.pytorch import optimizers, train
 
-
-def make_optimizer(
-    params: list[nn.Parameter], hyperparameters: Hyperparameters
-) -> torch.optim.Optimizer:
-    """Lamb at the peak learning rate (the schedule scales it)."""
-    return optimizers.Lamb(
-        params,
-        lr=hyperparameters.learning_rate,
-        b1=1.0 - hyperparameters.one_minus_beta1,
-        b2=hyperparameters.beta2,
-        weight_decay=hyperparameters.weight_decay,
-    )
-
-
-BASELINE = train.TorchBaseline(make_optimizer, train.warmup_cosine)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.TorchBaseline(
+    train.adam_like(optimizers.Lamb), train.warmup_cosine, ADAM_HYPERPARAMETERS
+)

@@ -10,24 +10,21 @@ import torch
 from torch import nn
 
 from algoperf.api import Hyperparameters
+from algoperf.baselines._common import SGD_HYPERPARAMETERS
 from algoperf.baselines.pytorch import train
 
 
 def make_optimizer(
-    params: list[nn.Parameter], hyperparameters: Hyperparameters
+    params: list[nn.Parameter], hyperparameters: Hyperparameters, nesterov: bool = False
 ) -> torch.optim.Optimizer:
-    """SGD with L2 weight decay added to the gradient before momentum."""
+    """SGD with L2 weight decay added to the gradient before momentum (`nesterov.py` sets it)."""
     return torch.optim.SGD(
         params,
         lr=hyperparameters.learning_rate,
         momentum=1.0 - hyperparameters.one_minus_beta1,
         weight_decay=hyperparameters.weight_decay,
-        nesterov=False,
+        nesterov=nesterov,
     )
 
 
-BASELINE = train.TorchBaseline(make_optimizer, train.warmup_linear_decay)
-get_batch_size = BASELINE.get_batch_size
-init_optimizer_state = BASELINE.init_optimizer_state
-update_params = BASELINE.update_params
-data_selection = BASELINE.data_selection
+SUBMISSION = train.TorchBaseline(make_optimizer, train.warmup_linear_decay, SGD_HYPERPARAMETERS)

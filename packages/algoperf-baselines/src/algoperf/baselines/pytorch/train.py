@@ -1,7 +1,8 @@
-"""The train step every PyTorch baseline shares, and the submission functions built on it.
+"""The train step every PyTorch baseline shares, and the submission object built on it.
 
 A baseline is a `torch.optim.Optimizer` built from the model's parameters and its
-hyperparameters, stepped with a `LambdaLR` of a schedule factor shared with JAX
+hyperparameters (a baseline file is `SUBMISSION = TorchBaseline(make_optimizer, schedule,
+hyperparameter names)`), stepped with a `LambdaLR` of a schedule factor shared with JAX
 (`algoperf.baselines._schedules`). The optimizer state is `{'optimizer', 'scheduler'}`,
 both `state_dict()`-able.
 """
@@ -9,7 +10,7 @@ both `state_dict()`-able.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import torch
@@ -45,6 +46,27 @@ def warmup_linear_decay(hparams: Hyperparameters, step_hint: int) -> _schedules.
 def warmup_constant(hparams: Hyperparameters, step_hint: int) -> _schedules.Schedule:
     """Schedule-Free's warmup-only factor (`_schedules.warmup_constant`)."""
     return _schedules.warmup_constant(float(hparams.warmup_factor), step_hint)
+
+
+def adam_like(transform: Callable[..., torch.optim.Optimizer]) -> OptimizerFactory:
+    """`make_optimizer` of an optimizer called as `transform(params, lr=, b1=, b2=, weight_decay=)`.
+
+    See `algoperf.baselines.jax.train.adam_like`; the schedule is the baseline's, not the
+    optimizer's.
+    """
+
+    def make_optimizer(
+        params: list[nn.Parameter], hparams: Hyperparameters
+    ) -> torch.optim.Optimizer:
+        return transform(
+            params,
+            lr=hparams.learning_rate,
+            b1=1.0 - hparams.one_minus_beta1,
+            b2=hparams.beta2,
+            weight_decay=hparams.weight_decay,
+        )
+
+    return make_optimizer
 
 
 def mean_loss(
@@ -87,16 +109,17 @@ def clip_grad_norm(params: list[nn.Parameter], grad_clip: float | None) -> torch
     return torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
-class TorchBaseline:
-    """The submission functions of one PyTorch baseline.
+class TorchBaseline(_common.Baseline):
+    """The submission functions of one PyTorch baseline, as a `SUBMISSION` object.
 
-    A submission file binds them at module level, e.g. `update_params =
-    BASELINE.update_params`. Subclasses change how gradients are taken (SAM) or which
-    parameters are trained and evaluated (Schedule-Free).
+    Subclasses change how gradients are taken (SAM) or which parameters are trained and
+    evaluated (Schedule-Free).
 
     Args:
         make_optimizer: builds the optimizer from parameters and hyperparameters.
         make_schedule: builds the learning-rate factor from hyperparameters and step hint.
+        hyperparameters: the names the two read; with those the subclass reads, the search
+            space must set them (`required_hyperparameters`).
         fixed_hyperparameters: the self-tuning point; None for external tuning.
     """
 
@@ -104,14 +127,12 @@ class TorchBaseline:
         self,
         make_optimizer: OptimizerFactory,
         make_schedule: ScheduleFactory,
+        hyperparameters: Collection[str],
         fixed_hyperparameters: Hyperparameters | None = None,
     ) -> None:
         self.make_optimizer = make_optimizer
         self.make_schedule = make_schedule
-        self.fixed_hyperparameters = fixed_hyperparameters
-
-    get_batch_size = staticmethod(_common.get_batch_size)
-    data_selection = staticmethod(_common.data_selection)
+        super().__init__(hyperparameters, fixed_hyperparameters)
 
     def init_optimizer_state(
         self,
@@ -123,7 +144,7 @@ class TorchBaseline:
     ) -> dict[str, Any]:
         """`{'optimizer', 'scheduler'}` over the model's parameters."""
         del model_state, rng
-        hparams = _common.resolve_hyperparameters(hyperparameters, self.fixed_hyperparameters)
+        hparams = self.resolve(hyperparameters)
         optimizer = self.make_optimizer(list(model_params.parameters()), hparams)
         factor = self.make_schedule(hparams, workload.step_hint)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: float(factor(s)))
@@ -145,7 +166,7 @@ class TorchBaseline:
     ) -> tuple[dict[str, Any], nn.Module, Any]:
         """One step; logs loss and gradient norm every `LOG_EVERY` steps."""
         del current_params_types, loss_type, eval_results, rng
-        hparams = _common.resolve_hyperparameters(hyperparameters, self.fixed_hyperparameters)
+        hparams = self.resolve(hyperparameters)
         options = TrainOptions.from_hyperparameters(hparams)
         model, optimizer = current_param_container, optimizer_state["optimizer"]
         self.before_step(optimizer)
@@ -184,6 +205,8 @@ class TorchBaseline:
 
 class SamBaseline(TorchBaseline):
     """SAM over the baseline's optimizer; see `algoperf.baselines.jax.train.SamBaseline`."""
+
+    step_hyperparameters = ("rho",)
 
     def backward(
         self,
