@@ -1,4 +1,7 @@
 import json
+from pathlib import Path
+
+import pytest
 
 from algoperf import api
 from algoperf.baselines import search_space_path, submission_path
@@ -93,3 +96,38 @@ def test_benchmark_runs_scores_and_plots(tmp_path, capsys):
     assert "nadamw_jax" in out
     assert "adamw_jax" in out
     assert plot.stat().st_size > 0
+
+
+def test_check_submission_of_an_external_tuning_submission_asks_for_a_search_space(capsys):
+    assert cli(["check-submission", str(submission_path("adamw", "jax"))]) == 1
+    err = capsys.readouterr().err
+    assert "requires the hyperparameters learning_rate" in err
+    assert "pass --search-space FILE" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_search_space_without_a_required_hyperparameter_stops_every_trial(tmp_path, capsys):
+    space = json.loads(Path(search_space_path("adamw")).read_text())
+    del space["learning_rate"]
+    (tmp_path / "space.json").write_text(json.dumps(space))
+    code = cli(
+        [
+            "run",
+            str(submission_path("adamw", "pytorch")),
+            "--workload=digits_mlp",
+            "--framework=pytorch",
+            "--rules=dev",
+            f"--search-space={tmp_path / 'space.json'}",
+            "--studies=1",
+            "--trials=2",
+            f"--experiment-dir={tmp_path / 'runs'}",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "does not set learning_rate, which the submission" in captured.err
+    assert captured.out.splitlines()[-1] == (
+        "0 trials run, 0 already complete, 2 could not start; 2 failed"
+    )
+    assert not list((tmp_path / "runs").rglob("trial.json"))

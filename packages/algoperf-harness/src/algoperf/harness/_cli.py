@@ -288,6 +288,12 @@ def _print_sweep_results(results: list[SweepResult], console: Console) -> int:
 def _check(args: argparse.Namespace, console: Console) -> int:
     submission = load_submission(args.submission)
     print(f"{submission.path}: the five functions and their parameters follow the API")
+    if args.search_space is None and submission.required_hyperparameters:
+        raise AlgoPerfError(
+            f"{submission.path} requires the hyperparameters "
+            f"{', '.join(submission.required_hyperparameters)} (external tuning); pass "
+            "--search-space FILE to check it with a point of that search space"
+        )
     with tempfile.TemporaryDirectory() as directory:
         sweep = Sweep(
             submissions=[

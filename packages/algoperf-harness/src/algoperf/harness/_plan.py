@@ -27,6 +27,7 @@ class PlannedTrial(BaseModel):
     spec: TrialSpec
     submission_path: Path
     experiment_dir: Path
+    search_space: Path | None
 
     @classmethod
     def of(cls, trial: SweepTrial) -> PlannedTrial:
@@ -34,10 +35,11 @@ class PlannedTrial(BaseModel):
             spec=trial.spec,
             submission_path=trial.submission_path,
             experiment_dir=trial.experiment_dir,
+            search_space=trial.search_space,
         )
 
     def trial(self) -> SweepTrial:
-        return SweepTrial(self.spec, self.submission_path, self.experiment_dir)
+        return SweepTrial(self.spec, self.submission_path, self.experiment_dir, self.search_space)
 
 
 class PlannedOptions(BaseModel):

@@ -92,7 +92,12 @@ class _GroupSupervisor:
         self.timeout = self.sweep.trial_timeout_sec or max(map(default_timeout_sec, self.group))
 
     def run(self) -> list[SweepResult]:
-        pending = {t.key: t for t in self.group}
+        pending = {}
+        for trial in self.group:  # no child is started for trials that completed before
+            if (outcome := trial.completed()) is not None:
+                self._report(SweepResult(trial, outcome, skipped=True))
+            else:
+                pending[trial.key] = trial
         while pending:
             ended = self._run_child(list(pending.values()), pending)
             if ended.running is not None:

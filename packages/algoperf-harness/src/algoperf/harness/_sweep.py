@@ -30,6 +30,7 @@ from algoperf.api import (
     TrialOutcome,
     TrialSpec,
     TrialStatus,
+    check_search_space,
     get_rules,
     load_search_space,
     load_submission,
@@ -209,6 +210,8 @@ class SweepTrial:
     spec: TrialSpec
     submission_path: Path
     experiment_dir: Path
+    search_space: Path | None = None
+    """The file the hyperparameters came from; checked against what the submission requires."""
 
     @property
     def key(self) -> str:
@@ -266,7 +269,12 @@ def expand_sweep(sweep: Sweep) -> list[SweepTrial]:
                 experiment_seed=sweep.seed,
             )
             for spec in plan_trials(plan):
-                trial = SweepTrial(spec, submission.path, sweep.experiment_dir)  # type: ignore[arg-type]
+                trial = SweepTrial(
+                    spec,
+                    submission.path,  # type: ignore[arg-type]
+                    sweep.experiment_dir,
+                    submission.search_space if spec.hyperparameters is not None else None,
+                )
                 trials.setdefault(trial.key, trial)
     return list(trials.values())
 
@@ -303,6 +311,8 @@ def run_group(
             )
         submission = load_submission(trials[0].submission_path)
         check_framework(submission, spec.framework)
+        if (space := trials[0].search_space) is not None:
+            check_search_space(load_search_space(space), submission, source=space)
         workload = get_workload(spec.workload, spec.framework, get_rules(spec.rules_version))
     except AlgoPerfError as e:  # the message names the problem and the fix
         for t in trials:
@@ -327,9 +337,10 @@ def run_group(
 
 
 def groups(trials: Iterable[SweepTrial]) -> list[list[SweepTrial]]:
-    """The trials by submission file, framework, workload and rules, in their order."""
+    """The trials by submission and search-space file, framework, workload and rules."""
     found: dict[tuple, list[SweepTrial]] = {}
     for t in trials:
-        key = (t.submission_path, t.spec.framework, t.spec.workload, t.spec.rules_version)
+        spec = t.spec
+        key = (t.submission_path, t.search_space, spec.framework, spec.workload, spec.rules_version)
         found.setdefault(key, []).append(t)
     return list(found.values())
