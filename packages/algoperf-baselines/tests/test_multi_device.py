@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses: see the module docstring
+
 WORKERS = Path(__file__).parent / "workers"
 # Only the reduction order differs between device counts (fp32). Logged loss and gradient
 # norm within rtol 1e-5. Parameters also within atol 1e-5 (1e-3 of the learning rate): Adam

@@ -1,10 +1,13 @@
 """`algoperf run --nproc 2`: a PyTorch trial under torchrun (gloo) matches one process."""
 
 import numpy as np
+import pytest
 
 from algoperf import api
 from algoperf.baselines import search_space_path, submission_path
 from algoperf.harness._cli import cli
+
+pytestmark = pytest.mark.slow  # torchrun with 2 gloo ranks
 
 
 def run(tmp_path, nproc):

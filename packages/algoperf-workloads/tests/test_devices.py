@@ -24,6 +24,8 @@ WORKERS = Path(__file__).parent / "workers"
 sys.path.insert(0, str(WORKERS))
 from cases import CASES  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses: see the module docstring
+
 PARAM_MAPS = (DIGITS_MAPS, OGBG_MAPS, CRITEO_MAPS, MNIST_MAPS, CIFAR_MAPS)
 # Only the reduction order differs between device counts.
 TOL = {"rtol": 1e-5, "atol": 1e-6}
