@@ -8,7 +8,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "api_standalone", "scoring_standalone"]
+nox.options.sessions = ["lint", "typecheck", "tests", "api_standalone", "scoring_standalone"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -34,6 +34,14 @@ def lint(session: nox.Session) -> None:
     _sync(session, "--only-group", "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """basedpyright over the five packages' sources ([tool.basedpyright]), frameworks installed."""
+    _sync(session, "--group", "test", "--group", "typecheck")
+    python = Path(session.virtualenv.location) / "bin" / "python"
+    session.run("basedpyright", "--pythonpath", str(python), *session.posargs)
 
 
 @nox.session

@@ -44,6 +44,7 @@ def test_frameworks_are_extras_only(package):
         assert name not in FRAMEWORKS, f"{package} requires {requirement} outside an extra"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["algoperf.api", "algoperf.scoring"])
 def test_light_packages_import_no_framework(module):
     code = f"import sys, {module}; print(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))"

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from algoperf.api._cli import cli, json_schemas
 
 
@@ -20,6 +22,7 @@ def test_schema_export_writes_every_format(tmp_path, capsys):
     assert str(tmp_path / "trial.schema.json") in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_schema_to_stdout_through_the_module_entry_point():
     out = subprocess.run(
         [sys.executable, "-m", "algoperf.api", "schema"], check=True, capture_output=True, text=True

@@ -163,6 +163,7 @@ def test_catalog_errors_name_the_fix() -> None:
     assert baseline_names(Ruleset.SELF) == ("nadamw_self_tuning",)
 
 
+@pytest.mark.slow
 def test_importing_the_package_imports_no_framework() -> None:
     code = (
         "import sys, algoperf.baselines as b; b.submission_path('nadamw', 'jax'); "

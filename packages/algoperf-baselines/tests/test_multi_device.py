@@ -24,6 +24,8 @@ import pytest
 
 from algoperf.workloads.testing import assert_fp32_close, started
 
+pytestmark = pytest.mark.slow  # subprocesses: see the module docstring
+
 WORKERS = Path(__file__).parent / "workers"
 # Only the order of fp32 sums differs between device counts. The loss, the gradients and so
 # the parameters come from sums of at most 128 terms (digits_mlp's hidden width; the batch is

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+import pytest
+
 from algoperf import api
 from algoperf.baselines import search_space_path, submission_path
 from algoperf.harness._cli import cli
@@ -68,6 +70,7 @@ def test_run_writes_records_for_every_trial(tmp_path, capsys):
     assert api.read_trial(trials[0].parent).outcome.global_step == 5
 
 
+@pytest.mark.slow
 def test_benchmark_runs_scores_and_plots(tmp_path, capsys):
     plot = tmp_path / "profiles.png"
     code = cli(

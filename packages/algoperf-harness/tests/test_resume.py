@@ -39,6 +39,7 @@ def same_records(resumed: api.TrialRecord, reference: api.TrialRecord, killed_at
         ("pytorch", "adamw", "--kill-in-checkpoint"),
     ],
 )
+@pytest.mark.slow
 def test_a_sigkilled_trial_resumes_with_the_same_steps_and_evals(
     tmp_path, framework, baseline, kill
 ):

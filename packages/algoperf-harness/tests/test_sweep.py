@@ -117,6 +117,7 @@ def test_sweep_file_errors_name_the_file_and_the_fields(tmp_path):
         Sweep.from_file(bad.with_suffix(".toml"))
 
 
+@pytest.mark.slow
 def test_the_slurm_executor_runs_a_job_array_through_submitit(tmp_path):
     pytest.importorskip("submitit")
     sweep = tmp_path / "sweep.toml"
@@ -154,6 +155,7 @@ def test_the_slurm_executor_runs_a_job_array_through_submitit(tmp_path):
     assert "all 1 trials are complete" in again.stdout
 
 
+@pytest.mark.slow
 def test_a_preempted_slurm_job_is_requeued_and_its_trial_resumes(tmp_path):
     pytest.importorskip("submitit")
     if not Path("/proc/self/task").exists():
@@ -218,6 +220,7 @@ def test_a_preempted_slurm_job_is_requeued_and_its_trial_resumes(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_two_local_workers_share_the_trials_and_a_rerun_runs_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPUs: both workers share the CPU
     sweep = tmp_path / "sweep.toml"

@@ -165,6 +165,7 @@ def test_plot_suffix(root, tmp_path, capsys):
     assert "p.pdf: plots are written as .png or .svg; change the suffix" in err
 
 
+@pytest.mark.slow
 def test_console_script_module(root):
     result = subprocess.run(
         [sys.executable, "-m", "algoperf.scoring", str(root), *SELF_V06, "--bootstrap", "0"],

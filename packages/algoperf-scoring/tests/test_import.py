@@ -3,11 +3,14 @@
 import subprocess
 import sys
 
+import pytest
+
 import algoperf.scoring
 
 HEAVY = ("jax", "flax", "torch", "tensorflow", "matplotlib")
 
 
+@pytest.mark.slow
 def test_import_leaves_frameworks_out():
     code = f"import sys, algoperf.scoring; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run(

@@ -188,6 +188,7 @@ def test_parameter_types_and_output_layer_agree(pair):
     assert names == ["head.weight", "head.bias"]
 
 
+@pytest.mark.slow
 def test_synthetic_input_queue_and_eval_end_to_end(pair):
     jax_w, torch_w, params, state, model, _ = pair
     model.load_state_dict(_torch_state(params, state), strict=True)

@@ -72,7 +72,11 @@ def batch():
     return b
 
 
-@pytest.mark.parametrize("mode", [ForwardPassMode.TRAIN, ForwardPassMode.EVAL], ids=str)
+@pytest.mark.parametrize(
+    "mode",
+    [ForwardPassMode.TRAIN, pytest.param(ForwardPassMode.EVAL, marks=pytest.mark.slow)],
+    ids=str,
+)
 def test_criteo1tb_test_outputs_loss_and_gradients_agree(batch, mode):
     config = CONFIGS["criteo1tb_test"]
     big_ids = next(data.synthetic(config.vocab_size).train_batches(0, 64))  # ids over 65,536
@@ -86,6 +90,7 @@ def test_criteo1tb_test_outputs_loss_and_gradients_agree(batch, mode):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["criteo1tb_layernorm", "criteo1tb_resnet"])
 def test_variant_architectures_agree(batch, name):
     """Each variant's architecture at a small vocabulary; ids >= vocab exercise the modulo."""
@@ -109,7 +114,7 @@ def test_embedding_init_scales():
     assert table.weight.mean().item() == pytest.approx(0.5, abs=0.01)
 
 
-@pytest.mark.parametrize("framework", ["jax", "pytorch"])
+@pytest.mark.parametrize("framework", [pytest.param("jax", marks=pytest.mark.slow), "pytorch"])
 def test_synthetic_batch_end_to_end(framework):
     workload = get_workload("criteo1tb_test", framework, synthetic=True)
     rng = jax.random.PRNGKey(0) if framework == "jax" else 0

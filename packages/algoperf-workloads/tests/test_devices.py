@@ -24,6 +24,8 @@ WORKERS = Path(__file__).parent / "workers"
 sys.path.insert(0, str(WORKERS))
 from cases import CASES  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses: see the module docstring
+
 PARAM_MAPS = (DIGITS_MAPS, OGBG_MAPS, CRITEO_MAPS, MNIST_MAPS, CIFAR_MAPS)
 # Only the order of fp32 sums differs between device counts. The longest sum of each case
 # (a gradient element of the first layer summing over the batch and every position it sees,

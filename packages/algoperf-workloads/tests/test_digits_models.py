@@ -111,8 +111,15 @@ def test_output_layer_is_the_head(pair):
     assert names == ["head.weight", "head.bias"]
 
 
-@pytest.mark.parametrize("framework", ["jax", "pytorch"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    ("name", "framework"),
+    [
+        ("digits_mlp", "jax"),
+        pytest.param("digits_cnn", "jax", marks=pytest.mark.slow),
+        ("digits_mlp", "pytorch"),
+        ("digits_cnn", "pytorch"),
+    ],
+)
 def test_synthetic_batch_end_to_end(name, framework):
     workload = get_workload(name, framework, synthetic=True)
     rng = jax.random.PRNGKey(0) if framework == "jax" else 0
@@ -131,7 +138,7 @@ def test_synthetic_batch_end_to_end(name, framework):
     assert not workload.has_reached_validation_target({"validation/accuracy": 0.5})
 
 
-@pytest.mark.parametrize("framework", ["jax", "pytorch"])
+@pytest.mark.parametrize("framework", [pytest.param("jax", marks=pytest.mark.slow), "pytorch"])
 def test_dropout_acts_in_train_mode_only(framework):
     workload = get_workload("digits_mlp", framework, synthetic=True)
     rng = jax.random.PRNGKey(0) if framework == "jax" else 0

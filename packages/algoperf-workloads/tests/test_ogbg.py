@@ -127,7 +127,11 @@ def test_parameter_counts_match_the_registry(name):
     assert jax_count == torch_count == api.get_workload_spec(name).num_params
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(
+    scope="module",
+    # The variants differ from ogbg only in the model: slow.
+    params=[n if n == "ogbg" else pytest.param(n, marks=pytest.mark.slow) for n in NAMES],
+)
 def pair(request):
     """JAX and PyTorch workloads of one name, JAX parameters copied into torch, and a batch."""
     jax_w = get_workload(request.param, "jax", synthetic=True, graph_shards=2)
@@ -194,7 +198,7 @@ def test_loss_masks_labels_and_smooths_over_tasks(pair):
         assert np.asarray(out["per_example"]).shape == (2,)
 
 
-@pytest.mark.parametrize("framework", ["jax", "pytorch"])
+@pytest.mark.parametrize("framework", [pytest.param("jax", marks=pytest.mark.slow), "pytorch"])
 def test_synthetic_batch_end_to_end(framework):
     workload = get_workload("ogbg", framework, synthetic=True)
     rng = jax.random.PRNGKey(0) if framework == "jax" else 0

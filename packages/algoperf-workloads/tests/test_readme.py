@@ -22,7 +22,9 @@ def readme_functions():
     return namespace
 
 
-@pytest.mark.parametrize("loop", ["train_jax", "train_pytorch"])
+@pytest.mark.parametrize(
+    "loop", [pytest.param("train_jax", marks=pytest.mark.slow), "train_pytorch"]
+)
 @pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
 def test_readme_loop_reaches_the_validation_target(readme_functions, loop, name):
     steps = readme_functions[loop](name, max_steps=MAX_STEPS)

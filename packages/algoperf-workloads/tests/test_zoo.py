@@ -18,6 +18,7 @@ from algoperf.workloads import (
 )
 
 
+@pytest.mark.slow
 def test_import_leaves_frameworks_out():
     code = (
         "import sys, algoperf.workloads, algoperf.workloads.digits.data\n"

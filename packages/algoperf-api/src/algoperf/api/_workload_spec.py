@@ -117,7 +117,7 @@ class WorkloadSpec(BaseModel):
             ) from None
 
     def max_runtime_sec(
-        self, rules: str | RuleVersion | None = None, ruleset: Ruleset = Ruleset.EXTERNAL
+        self, rules: str | RuleVersion | None = None, ruleset: Ruleset | str = Ruleset.EXTERNAL
     ) -> float:
         """Submission-time budget in seconds; self-tuning gets the rule version's multiple."""
         rules = get_rules(rules)

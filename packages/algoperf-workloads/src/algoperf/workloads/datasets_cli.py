@@ -259,7 +259,8 @@ def resolve(name: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="algoperf-datasets", description=__doc__.split("\n\n")[0])
+    summary = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="algoperf-datasets", description=summary)
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare", help="download, prepare and verify a dataset")
     prep.add_argument("name", help=f"one of: {', '.join(NAMES)}, or all")

@@ -8,7 +8,7 @@ collectives (reference-spec 2.8, v0.6). There is no `pmap`.
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -117,7 +117,8 @@ class JaxWorkload(NumpyDataWorkload):
             dropout_rate=rate,
             rngs=rngs,
         )
-        return logits, model_state
+        # Without `mutable`, flax's `apply` returns the output alone (annotated as a union).
+        return cast(jax.Array, logits), model_state
 
     def _eval_forward(self, params: Any, model_state: Any, batch: dict[str, jax.Array]) -> Any:
         logits, _ = self.model_fn(params, batch, model_state, ForwardPassMode.EVAL, None, False)

@@ -119,7 +119,7 @@ class TorchWorkload(NumpyDataWorkload):
         """The processes of the job."""
         return self.runtime.world_size
 
-    def place_batch(self, batch: NumpyBatch) -> dict[str, torch.Tensor]:
+    def place_batch(self, batch: NumpyBatch) -> dict[str, Any]:
         """This rank's slice of the global batch, as tensors on its device."""
         shard = shard_for_rank(batch, self.runtime.rank, self.runtime.world_size)
         return {k: torch.as_tensor(v).to(self.runtime.device) for k, v in shard.items()}

@@ -20,4 +20,5 @@ def flax_default_init(module: nn.Module) -> None:
             fan_in = layer.weight[0].numel()
             std = math.sqrt(1.0 / fan_in) / TRUNCATED_STD
             nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:  # bias-free layers keep none
+                nn.init.zeros_(layer.bias)

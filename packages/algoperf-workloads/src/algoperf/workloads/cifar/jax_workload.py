@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -76,6 +76,7 @@ class CifarWorkload(CifarBase, JaxClassificationWorkload):
         variables = {"params": params, **model_state}
         inputs = augmented_and_preprocessed_input_batch["inputs"]
         if mode is ForwardPassMode.EVAL:
-            return self.model.apply(variables, inputs, train=False), model_state
+            # Without `mutable`, flax's `apply` returns the output alone (annotated as a union).
+            return cast(jax.Array, self.model.apply(variables, inputs, train=False)), model_state
         logits, new_state = self.model.apply(variables, inputs, train=True, mutable=["batch_stats"])
         return logits, (dict(new_state) if update_batch_norm else model_state)

@@ -40,6 +40,9 @@ def _global_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class BatchNorm(nn.Module):
     """Batch norm over (B, H, W) of NCHW inputs, with Flax's semantics (see the module doc)."""
 
+    running_mean: torch.Tensor  # buffers, registered in __init__
+    running_var: torch.Tensor
+
     def __init__(self, channels: int, scale_init: float = 1.0) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.full((channels,), scale_init))
@@ -128,7 +131,7 @@ class ResNet(nn.Module):
         x = x.permute(0, 3, 1, 2).contiguous()  # (B, 3, 32, 32), NCHW memory layout
         x = F.relu(self.bn_init(self.conv_init(x), update_batch_norm))  # (B, 64, 32, 32)
         for stage in self.stages:
-            for block in stage:
+            for block in stage.children():  # a ModuleList's blocks, in order
                 x = block(x, update_batch_norm)
         x = x.mean(dim=(2, 3))  # (B, 512): the reference's 4x4 average pool of the 4x4 map
         return self.head(x)

@@ -18,6 +18,7 @@ newline, and the line count of `day_23_35`, which fixes the validation split's s
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -122,7 +123,7 @@ def _manual_steps(data_dir: Path, days: list[int]) -> str:
 # ---------------------------------------------------------------- splitting
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 

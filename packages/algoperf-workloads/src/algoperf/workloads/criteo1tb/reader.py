@@ -118,12 +118,15 @@ def _binary_words(column: Any) -> tuple[np.ndarray, np.ndarray]:
     count = int(np.count_nonzero(eight))
     start, stop = int(offsets[0]), int(offsets[-1])
     if stop - start == 8 * count:  # the usual case: 8-byte values, the rest empty or null
-        packed = np.frombuffer(column.buffers()[2], "<u8", count, start) if count else None
+        packed = (
+            np.frombuffer(column.buffers()[2], "<u8", count, start)
+            if count
+            else np.empty(0, np.uint64)
+        )
         if count == n:
             return packed, np.empty(0, np.intp)
         words = np.full(n, _DEFAULT_WORD, dtype=np.uint64)
-        if count:
-            words[eight] = packed
+        words[eight] = packed
         return words, np.empty(0, np.intp)
     valid = column.is_valid().to_numpy(zero_copy_only=False) & (lengths > 0)
     words = np.full(n, _DEFAULT_WORD, dtype=np.uint64)
@@ -237,21 +240,25 @@ def parse_block(data: Any, path: Path | str = "<block>") -> Chunk:
     """
     pa, csv = import_pyarrow()
     source = pa.py_buffer(data)
-    for counts in ("int64", "float32"):  # integers first; decimals and exponents if needed
+
+    def read_csv(counts: str) -> Any:
         read, parse, convert = _csv_options(len(data) + 1, counts)  # one batch per block
+        return csv.read_csv(
+            pa.BufferReader(source),
+            read_options=read,
+            parse_options=parse,
+            convert_options=convert,
+        )
+
+    try:
+        table = read_csv("int64")
+    except pa.ArrowInvalid:  # decimals or exponents among the counts
         try:
-            table = csv.read_csv(
-                pa.BufferReader(source),
-                read_options=read,
-                parse_options=parse,
-                convert_options=convert,
-            )
-            break
+            table = read_csv("float32")
         except pa.ArrowInvalid as error:
-            if counts == "float32":
-                raise ValueError(
-                    f"{path}: not Criteo 1TB lines of 40 tab-separated fields ({error})"
-                ) from error
+            raise ValueError(
+                f"{path}: not Criteo 1TB lines of 40 tab-separated fields ({error})"
+            ) from error
     batches = table.combine_chunks().to_batches()
     if not batches:
         return np.empty((NUM_FEATURES, 0), np.float32), np.empty(0, np.float32)

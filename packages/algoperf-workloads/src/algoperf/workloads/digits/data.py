@@ -38,9 +38,10 @@ def load(*, synthetic: bool = False) -> ArrayDataset:
         rng = np.random.default_rng(SPLIT_SEED)
         inputs = rng.standard_normal((n, *IMAGE_SHAPE), dtype=np.float32)
         return ArrayDataset(_splits(inputs, rng.integers(0, NUM_CLASSES, n, dtype=np.int32)))
-    digits = load_digits()
+    pixels, labels = load_digits(return_X_y=True)  # (N, 64) row-major 8x8 images, (N,)
     order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    images = digits.images[order].astype(np.float32)[..., None]  # (N, 8, 8, 1), values 0..16
-    train = images[: SPLIT_SIZES["train"]]
+    images = np.asarray(pixels).reshape(-1, 8, 8)[order].astype(np.float32)[..., None]
+    train = images[: SPLIT_SIZES["train"]]  # images: (N, 8, 8, 1), values 0..16
     inputs = (images - train.mean()) / train.std()
-    return ArrayDataset(_splits(inputs.astype(np.float32), digits.target[order].astype(np.int32)))
+    targets = np.asarray(labels)[order].astype(np.int32)
+    return ArrayDataset(_splits(inputs.astype(np.float32), targets))

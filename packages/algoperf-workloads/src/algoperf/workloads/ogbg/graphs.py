@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -26,20 +26,24 @@ AVG_EDGES_PER_GRAPH = 56
 """Per-graph budgets of the reference; edges count both directions."""
 
 
-class GraphsTuple(NamedTuple):
+ArrayT = TypeVar("ArrayT")
+"""The array type of a `GraphsTuple`: numpy in the data pipeline, then jax or torch."""
+
+
+class GraphsTuple(NamedTuple, Generic[ArrayT]):
     """A batch of graphs as flat arrays (jraph's layout, without globals)."""
 
-    nodes: np.ndarray
+    nodes: ArrayT
     """(N, F_node) node features."""
-    edges: np.ndarray
+    edges: ArrayT
     """(E, F_edge) edge features."""
-    senders: np.ndarray
+    senders: ArrayT
     """(E,) int32 index of each edge's source node."""
-    receivers: np.ndarray
+    receivers: ArrayT
     """(E,) int32 index of each edge's target node."""
-    n_node: np.ndarray
+    n_node: ArrayT
     """(G,) int32 nodes per graph; graph g owns the next n_node[g] nodes."""
-    n_edge: np.ndarray
+    n_edge: ArrayT
     """(G,) int32 edges per graph, in the same order."""
 
 
@@ -194,7 +198,7 @@ def shard_graph_batch(batch: NumpyBatch, rank: int, world_size: int) -> NumpyBat
     Raises:
         ValueError: if the sizes are not divisible by `world_size`.
     """
-    graphs: GraphsTuple = batch["inputs"]
+    graphs: GraphsTuple[np.ndarray] = batch["inputs"]
     sizes = {"nodes": len(graphs.nodes), "edges": len(graphs.edges), "graphs": len(graphs.n_node)}
     if any(size % world_size for size in sizes.values()):
         raise ValueError(

@@ -46,7 +46,7 @@ class GraphNet(nn.Module):
 
     @nn.compact
     def __call__(
-        self, graph: GraphsTuple, *, train: bool, dropout_rate: float = DROPOUT_RATE
+        self, graph: GraphsTuple[jax.Array], *, train: bool, dropout_rate: float = DROPOUT_RATE
     ) -> jax.Array:
         """(G, T) logits of a padded graph batch."""
         c = self.config

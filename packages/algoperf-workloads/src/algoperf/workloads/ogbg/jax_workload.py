@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from algoperf.api import LossOutput
 from algoperf.workloads.jax_base import JaxWorkload
@@ -36,7 +37,7 @@ class OgbgWorkload(OgbgBase, JaxWorkload):
         """The configured GraphNet."""
         return jax_model.GraphNet(self.config)
 
-    def example_inputs(self) -> GraphsTuple:
+    def example_inputs(self) -> GraphsTuple[np.ndarray]:
         """A padded batch of two small graphs."""
         return pad_graphs(synthetic_split(2, seed=0), [0, 1], Budget.for_batch_size(2))["inputs"]
 

@@ -75,7 +75,9 @@ class GraphNet(nn.Module):
         self.decoder = nn.Linear(out, c.num_outputs)
         flax_default_init(self)
 
-    def forward(self, graph: GraphsTuple, dropout_rate: float = DROPOUT_RATE) -> torch.Tensor:
+    def forward(
+        self, graph: GraphsTuple[torch.Tensor], dropout_rate: float = DROPOUT_RATE
+    ) -> torch.Tensor:
         """(G, T) logits of a padded graph batch."""
         num_nodes, num_graphs = len(graph.nodes), len(graph.n_node)
         graph_ids = torch.arange(num_graphs, device=graph.nodes.device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -31,7 +33,7 @@ class OgbgWorkload(OgbgBase, TorchWorkload):
         """The configured GraphNet."""
         return torch_model.GraphNet(self.config)
 
-    def place_batch(self, batch: NumpyBatch) -> dict[str, object]:
+    def place_batch(self, batch: NumpyBatch) -> dict[str, Any]:
         """This rank's whole sub-batches of the global graph batch, on its device."""
         shard = shard_graph_batch(batch, self.runtime.rank, self.runtime.world_size)
         device = self.runtime.device
