@@ -3,8 +3,6 @@ from pathlib import Path
 
 import pytest
 
-import pytest
-
 from algoperf import api
 from algoperf.baselines import search_space_path, submission_path
 from algoperf.harness._cli import cli

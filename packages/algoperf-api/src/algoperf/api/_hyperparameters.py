@@ -24,7 +24,7 @@ class Hyperparameters(Mapping[str, HyperparameterValue]):
                 raise ValueError(f"hyperparameter name {name!r} is not a Python identifier")
         object.__setattr__(self, "_values", merged)
 
-    def __getattr__(self, name: str) -> HyperparameterValue:
+    def __getattr__(self, name: str) -> Any:  # a value of any JSON type, as the space says
         if name.startswith("_"):
             raise AttributeError(name)
         try:

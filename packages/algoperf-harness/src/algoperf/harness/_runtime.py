@@ -28,15 +28,19 @@ class Runtime(Protocol):
 
     def key(self, seed: int) -> Any:
         """The framework's random state for `seed` (what submissions receive as `rng`)."""
+        ...
 
     def split(self, key: Any, num: int) -> list[Any]:
         """`num` independent keys from `key`."""
+        ...
 
     def fold_in(self, key: Any, data: int) -> Any:
         """A key for `data` (e.g. the step number), derived from `key`."""
+        ...
 
     def seed_global_state(self, seed: int) -> None:
         """Seed the framework's global random state, which submissions may draw from."""
+        ...
 
     def step_keys(self, key: Any, first_step: int, count: int) -> Any:
         """Keys of steps `first_step ..`: item i is `split(fold_in(key, first_step + i), 4)`.
@@ -46,21 +50,26 @@ class Runtime(Protocol):
 
     def synchronize(self, *trees: Any) -> None:
         """Wait until the device has finished computing `trees`, before a clock read."""
+        ...
 
     def hardware(self) -> HardwareInfo:
         """The devices this process trains on."""
+        ...
 
     def max_over_processes(self, seconds: float) -> float:
         """The largest of `seconds` over all processes (the slowest rank sets the time)."""
+        ...
 
     def save_arrays(self, directory: Path, arrays: TrainingArrays) -> None:
         """Write `arrays` (and the framework's global random state) into `directory`."""
+        ...
 
     def restore_arrays(self, directory: Path, like: TrainingArrays) -> TrainingArrays:
         """The arrays saved in `directory`, placed like the freshly initialised `like`.
 
         Also restores the framework's global random state.
         """
+        ...
 
 
 _MODULES = {

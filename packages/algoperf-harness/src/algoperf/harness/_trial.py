@@ -339,7 +339,7 @@ class _TrialLoop:
     def _step(self) -> None:
         state, training = self.state, self.training
         select_rng, update_rng, _, _ = self.keys.of(state.global_step)
-        common = dict(
+        common: dict[str, Any] = dict(
             workload=self.workload,
             optimizer_state=training.optimizer_state,
             current_param_container=training.params,
@@ -351,7 +351,9 @@ class _TrialLoop:
             batch = self.submission.data_selection(
                 **common, input_queue=self.input_queue, rng=select_rng
             )
-            extra = {"train_state": state.view()} if self.submission.accepts_train_state else {}
+            extra: dict[str, Any] = (
+                {"train_state": state.view()} if self.submission.accepts_train_state else {}
+            )
             result = self.submission.update_params(
                 **common,
                 current_params_types=self.workload.model_params_types,

@@ -34,6 +34,14 @@ def _bias_correction(moment: Any, decay: float, count: jax.Array) -> Any:
     return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
 
 
+def _transformation(init_fn: Any, update_fn: Any) -> optax.GradientTransformation:
+    """An optax transformation from functions typed with their own state class.
+
+    optax types `update`'s state as its base `OptState`; ours name the exact NamedTuple.
+    """
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
 def _unzip(template: Any, tuples: Any, n: int) -> tuple[Any, ...]:
     """Split a tree whose leaves (those of `template`) became n-tuples into n trees."""
     return tuple(jax.tree.map(lambda _, t, i=i: t[i], template, tuples) for i in range(n))
@@ -45,7 +53,7 @@ def _unzip(template: Any, tuples: Any, n: int) -> tuple[Any, ...]:
 class ScaleByNadamState(NamedTuple):
     """State of `scale_by_nadam`."""
 
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride] - optax's name
     mu: Any
     nu: Any
 
@@ -69,7 +77,7 @@ def scale_by_nadam(
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
         return updates, ScaleByNadamState(count=count, mu=mu, nu=nu)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _transformation(init_fn, update_fn)
 
 
 def nadamw(
@@ -106,7 +114,7 @@ def nadamw(
 class ScaleByAdafactorState(NamedTuple):
     """State of `scale_by_adafactor`: row/column statistics, or the full moment (in `v`)."""
 
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride] - optax's name
     v_row: Any
     v_col: Any
     v: Any
@@ -166,7 +174,7 @@ def scale_by_adafactor(
         u, row, col, full = _unzip(updates, out, 4)
         return u, ScaleByAdafactorState(count, row, col, full)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _transformation(init_fn, update_fn)
 
 
 def adafactor(
@@ -228,7 +236,7 @@ def lamb(
 class ScheduleFreeState(NamedTuple):
     """State of `schedule_free_adamw`: the z and x sequences, Adam's v, the weighting."""
 
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride] - optax's name
     z: Any
     x: Any
     nu: Any
@@ -289,7 +297,7 @@ def schedule_free_adamw(
         deltas = jax.tree.map(lambda n, p: n - p, new_y, params)
         return deltas, ScheduleFreeState(count, z, x, nu, lr_max, weight_sum)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _transformation(init_fn, update_fn)
 
 
 def _schedule_free_y(z: Any, x: Any, b1: float) -> Any:
@@ -325,7 +333,7 @@ def newton_schulz(g: jax.Array) -> jax.Array:
 class ScaleByMuonState(NamedTuple):
     """State of `scale_by_muon`: momentum for all, Adam's v for the non-matrix parameters."""
 
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride] - optax's name
     mu: Any
     nu: Any
 
@@ -354,7 +362,7 @@ def scale_by_muon(
 
         return jax.tree.map(leaf, updates, mu, nu), ScaleByMuonState(count, mu, nu)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _transformation(init_fn, update_fn)
 
 
 def muon(
@@ -396,7 +404,7 @@ def inverse_fourth_root(matrix: jax.Array, epsilon: float) -> jax.Array:
 class ScaleByShampooState(NamedTuple):
     """State of `scale_by_shampoo`: momentum, the graft's v, Kronecker factors L and R."""
 
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride] - optax's name
     mu: Any
     nu: Any
     left: Any
@@ -458,7 +466,7 @@ def scale_by_shampoo(
         step = jax.tree.map(lambda m: m / c1, mu)
         return step, ScaleByShampooState(count, mu, nu, left, right)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _transformation(init_fn, update_fn)
 
 
 def shampoo(

@@ -8,7 +8,7 @@ with the same hyperparameter names and defaults. AdamW and SGD use `torch.optim`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -22,6 +22,15 @@ from algoperf.baselines._common import (
 )
 
 State = dict[str, Tensor]
+
+
+def gradients(params: Sequence[Tensor]) -> list[Tensor]:
+    """The parameters' gradients; each step computes every one of them."""
+    grads = [p.grad for p in params]
+    missing = [i for i, g in enumerate(grads) if g is None]
+    if missing:
+        raise ValueError(f"parameters {missing} have no gradient: call backward() first")
+    return grads  # type: ignore[return-value]  # every one checked above
 
 
 class FunctionalOptimizer(torch.optim.Optimizer):
@@ -49,7 +58,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     ) -> None:
         """Run `update` with the group's hyperparameters (not a scheduler's extra keys)."""
         hparams = {k: group[k] for k in self.update_keys}
-        type(self).update(params, [p.grad for p in params], states, step=step, **hparams)
+        type(self).update(params, gradients(params), states, step=step, **hparams)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -314,7 +323,7 @@ class ScheduleFreeAdamW(FunctionalOptimizer):
         """Run the update and keep the averaging weights in the group."""
         hparams = {k: group[k] for k in self.update_keys}
         group["lr_max"], group["weight_sum"] = schedule_free_adamw(
-            params, [p.grad for p in params], states, step=step, **hparams
+            params, gradients(params), states, step=step, **hparams
         )
 
     @torch.no_grad()

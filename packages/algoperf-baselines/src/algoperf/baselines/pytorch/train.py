@@ -21,6 +21,7 @@ from algoperf.api import ForwardPassMode, Hyperparameters, LossType, Workload
 from algoperf.baselines import _common, _schedules
 from algoperf.baselines._common import TrainOptions
 from algoperf.baselines.pytorch import optimizers
+from algoperf.baselines.pytorch.optimizers import gradients
 
 OptimizerFactory = Callable[[list[nn.Parameter], Hyperparameters], torch.optim.Optimizer]
 """`make_optimizer(params, hyperparameters)`: the optimizer at the peak learning rate."""
@@ -218,13 +219,15 @@ class SamBaseline(TorchBaseline):
         """The gradient at the SAM point; the parameters are restored afterwards."""
         loss, new_model_state = super().backward(loss_fn, params, optimizer, hparams)
         with torch.no_grad():
-            offsets = sam_perturbation([p.grad for p in params], float(hparams.rho))
-            torch._foreach_add_(params, offsets)
+            offsets = sam_perturbation(gradients(params), float(hparams.rho))
+            for param, offset in zip(params, offsets, strict=True):
+                param.add_(offset)
         optimizer.zero_grad(set_to_none=True)
         sharp_loss, _ = loss_fn()
         sharp_loss.backward()
         with torch.no_grad():
-            torch._foreach_sub_(params, offsets)
+            for param, offset in zip(params, offsets, strict=True):
+                param.sub_(offset)
         return loss, new_model_state
 
 
