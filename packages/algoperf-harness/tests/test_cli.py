@@ -8,6 +8,7 @@ from algoperf.baselines import search_space_path, submission_path
 from algoperf.harness._cli import cli
 
 
+@pytest.mark.slow  # trials in child processes
 def test_check_submission_trains_a_few_steps(capsys):
     code = cli(
         [
@@ -34,6 +35,7 @@ def test_check_submission_reports_a_broken_file(tmp_path, capsys):
     assert "parameter 'name' is not in the contract" in err
 
 
+@pytest.mark.slow  # trials in child processes
 def test_run_writes_records_for_every_trial(tmp_path, capsys):
     code = cli(
         [

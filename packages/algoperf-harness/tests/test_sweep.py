@@ -68,6 +68,7 @@ def statuses(runs):
     )
 
 
+@pytest.mark.slow  # trials in child processes
 def test_the_local_executor_goes_on_after_failures_and_reruns_nothing(tmp_path, capsys):
     sweep = write_sweep(tmp_path)
     # The missing submission file cannot start: exit code 1, but every other trial ran.
