@@ -160,3 +160,17 @@ def data_selection(workload, input_queue, optimizer_state, current_param_contain
 
 
 CLOCKS: dict[str, FakeClock] = {}
+
+SPEC = api.TrialSpec(
+    submission="fake",
+    workload="mnist",
+    framework="jax",
+    ruleset="external",
+    rules_version="v0.6",
+    study=0,
+    trial=1,
+    seed=7,
+    hyperparameters={"learning_rate": 0.1},
+    hardware={"device_kind": "fake", "device_count": 1},
+)
+"""A trial of the fake workload (mnist's v0.6 budget and eval period)."""

@@ -8,18 +8,7 @@ from algoperf.harness import TrialOptions, run_trial
 from algoperf.harness._contract import check_framework
 from algoperf.harness._trial import ContractError
 
-SPEC = api.TrialSpec(
-    submission="fake",
-    workload="mnist",
-    framework="jax",
-    ruleset="external",
-    rules_version="v0.6",
-    study=0,
-    trial=1,
-    seed=7,
-    hyperparameters={"learning_rate": 0.1},
-    hardware={"device_kind": "fake", "device_count": 1},
-)
+SPEC = fakes.SPEC
 
 
 @pytest.fixture

@@ -72,18 +72,7 @@ def clock():
     return clock
 
 
-SPEC = api.TrialSpec(
-    submission="fake",
-    workload="mnist",
-    framework="jax",
-    ruleset="external",
-    rules_version="v0.6",
-    study=0,
-    trial=1,
-    seed=7,
-    hyperparameters={"learning_rate": 0.1},
-    hardware={"device_kind": "fake", "device_count": 1},
-)
+SPEC = fakes.SPEC
 
 
 def fake_trial(tmp_path, clock, resume=False, interrupt_at=None, **options):
