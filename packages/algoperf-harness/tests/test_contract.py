@@ -1,6 +1,7 @@
 """A submission that breaks the contract fails its trial with one line naming the fix."""
 
 import harness_fakes as fakes
+import numpy as np
 import pytest
 
 from algoperf import api
@@ -99,3 +100,9 @@ def test_a_submission_of_the_other_framework_is_named_with_the_option_to_use(tmp
     neutral = submission_importing(tmp_path, "import math")
     for framework in api.Framework:
         check_framework(neutral, framework)
+
+
+def test_a_numpy_integer_batch_size_is_taken(tmp_path, clock):
+    submission = fakes.make_submission(tmp_path)
+    object.__setattr__(submission, "get_batch_size", lambda name: np.int64(4))
+    assert run(tmp_path, clock, submission).status is not api.TrialStatus.FAILED

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -167,12 +168,12 @@ def resolve_batch_size(submission: Submission, workload: Workload) -> int:
             raise
         name = workload.spec.base_workload
         size = submission.get_batch_size(name)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ContractError(
             f"get_batch_size({name!r}) returned {size!r}; it must return a positive int, "
             "the global batch size in examples"
         )
-    return size
+    return int(size)  # numpy integers too
 
 
 def run_trial(
