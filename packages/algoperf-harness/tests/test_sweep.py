@@ -184,6 +184,7 @@ def test_a_preempted_slurm_job_is_requeued_and_its_trial_resumes(tmp_path):
             """
             experiment_dir = "runs"
             workloads = ["digits_mlp"]
+            rules = "v0.6"  # the dev rules would end the trial at step 300
             studies = 1
             trials = 1
             max_steps = 1000
