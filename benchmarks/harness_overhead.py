@@ -28,8 +28,9 @@ EVAL_BATCH_SIZE = 1024
 
 
 def rules_for(name: str) -> api.RuleVersion:
-    """The dev rules for the built-in workloads, v0.6 for the others."""
-    return api.RULES_DEV if name in api.RULES_DEV.base_workloads else api.RULES_V06
+    """v0.6 for every workload: the dev rules would cap the timed trial at 300 steps."""
+    del name
+    return api.RULES_V06
 
 
 def bare_loop_seconds_per_step(
