@@ -13,7 +13,7 @@ import torch.distributed as dist
 
 from algoperf.api import ForwardPassMode
 from algoperf.workloads import get_workload
-from algoperf.workloads.torch_base import init_distributed
+from algoperf.workloads.torch_base import init_distributed, shutdown_distributed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases import CASES
@@ -47,7 +47,7 @@ def main(out: Path) -> None:
     results = compute()
     if dist.get_rank() == 0:
         np.savez(out / f"torch_{dist.get_world_size()}.npz", **results)
-    dist.destroy_process_group()
+    shutdown_distributed()  # else a rank can abort at exit and fail torchrun
 
 
 if __name__ == "__main__":

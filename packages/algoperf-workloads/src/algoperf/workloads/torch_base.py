@@ -55,6 +55,19 @@ def init_distributed() -> TorchRuntime:
     return TorchRuntime.current()
 
 
+def shutdown_distributed() -> None:
+    """Leave the process group cleanly: wait for every rank, then destroy the group.
+
+    A gloo group still alive at interpreter exit can abort its rank (SIGABRT, "terminate called
+    without an active exception"), and torchrun then reports the job failed. The barrier keeps a
+    rank from tearing down while another still talks to it. Does nothing without a group, so a
+    second call (or a call in a single process) is harmless.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 _MODULE_PARAM_TYPES: dict[type[nn.Module], dict[str, ParameterType]] = {
     nn.Linear: {"weight": ParameterType.WEIGHT, "bias": ParameterType.BIAS},
     nn.Conv2d: {"weight": ParameterType.CONV_WEIGHT, "bias": ParameterType.BIAS},
