@@ -21,12 +21,21 @@ from algoperf.workloads.ogbg.graphs import (
 )
 from algoperf.workloads.ogbg.metrics import graph_metrics, mean_average_precision
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS
+from algoperf.workloads.testing import assert_fp32_close
 
 NAMES = tuple(CONFIGS)
-# fp32 parity tolerances (16 graphs in 2 sub-batches, dropout 0, label smoothing 0.1); the
-# asserted bounds. Measured once: logits within 2.2e-6 of each other (ogbg, 32 graphs).
-OUTPUT_TOL = {"rtol": 1e-5, "atol": 1e-5}
-GRAD_TOL = {"rtol": 1e-3, "atol": 1e-4}
+# JAX and PyTorch differ only in the order of fp32 sums and in their kernels (see
+# `fp32_tolerance`); the longest sum is a gradient's over every edge of the batch: 16 graphs
+# of up to 64 (padded) edges. The embeddings' gradients flow back through the decoder and,
+# in every message-passing step, the edge then the node update MLP (`_layers`), each layer
+# adding its rounding: a deep chain, unlike the other workloads' few layers.
+REDUCTION = 16 * 64
+
+
+def _layers(name):
+    """Dense layers on the longest backward path: embedding, steps x (edge, node MLP), decoder."""
+    config = CONFIGS[name]
+    return 2 + config.num_message_passing_steps * 2 * len(config.hidden_dims)
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +180,16 @@ def test_outputs_loss_and_gradients_agree(pair):
         logits, _ = torch_w.model_fn(model, t_batch, None, mode, None, True, 0.0)
         out = torch_w.loss_fn(t_batch["targets"], logits, t_batch["weights"], 0.1)
         loss = out["summed"] / out["n_valid_examples"]
-        np.testing.assert_allclose(logits.detach().numpy(), jax_logits, **OUTPUT_TOL)
-        assert loss.item() == pytest.approx(float(jax_loss), rel=OUTPUT_TOL["rtol"])
+        layers = _layers(jax_w.name)
+        tol = {"n": REDUCTION, "layers": layers}
+        assert_fp32_close(logits.detach().numpy(), jax_logits, **tol, name="logits")
+        assert_fp32_close(loss.item(), jax_loss, **tol, name="loss")
         if mode is ForwardPassMode.TRAIN:
             loss.backward()
             flat = traverse_util.flatten_dict(jax.device_get(jax_grads))
             expected = jax_to_torch(flat, PARAM_MAPS[jax_w.name])
             for name, p in model.named_parameters():
-                np.testing.assert_allclose(p.grad.numpy(), expected[name], **GRAD_TOL, err_msg=name)
+                assert_fp32_close(p.grad.numpy(), expected[name], **tol, name=name)
 
 
 def test_loss_masks_labels_and_smooths_over_tasks(pair):

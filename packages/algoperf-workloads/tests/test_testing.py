@@ -114,3 +114,10 @@ def test_two_norm_tolerates_one_ill_conditioned_element_but_not_a_scale_error():
     assert_fp32_close(actual, expected, n=64, ord=2)
     with pytest.raises(AssertionError, match="norm"):
         assert_fp32_close(actual * (1 + 1e-3), expected, n=64, ord=2)
+
+
+def test_deeper_chains_get_proportionally_more_room_but_not_for_real_errors():
+    assert fp32_tolerance(1024, layers=14) == pytest.approx(14 * fp32_tolerance(1024))
+    expected = _gradient_like(1024)
+    with pytest.raises(AssertionError, match="norm"):
+        assert_fp32_close(expected * (1 + 1e-3), expected, n=1024, layers=14)

@@ -25,12 +25,13 @@ SAFETY = 8.0
 
 Two sides round independently (x2), and a result passes through a few layers that each
 add their own rounding (x2-4): together about 8. A real bug (a wrong scale, a missed term,
-another formula) moves a tensor by 1e-3 of its size or more, which stays far above the bound
-for any reduction this suite runs (n up to ~10^5 gives 8 * 1.2e-7 * 316 = 3e-4).
+another formula) moves a tensor by 1e-3 of its size or more, which stays above the bound for
+every comparison in the suites (the largest: ogbg's JAX/PyTorch gradients, n = 1024 through
+14 layers, 4.3e-4; the longest sum, n ~ 2.6e4 for a gradient norm, 1.6e-4).
 """
 
 
-def fp32_tolerance(n: int) -> float:
+def fp32_tolerance(n: int, layers: int = 1) -> float:
     """Relative error allowed between two fp32 results that each sum `n` terms in some order.
 
     Summing n terms rounds n - 1 times, each time by up to eps of the partial sum. The
@@ -38,8 +39,11 @@ def fp32_tolerance(n: int) -> float:
     the sum (Higham & Mary 2019, probabilistic bound), not as the worst case eps * n; blocked
     and tree sums (BLAS, XLA) do better still. The size of the sum is taken as the tensor's
     largest element (see `fp32_error`). Times `SAFETY`.
+
+    A gradient that flows back through `layers` layers, each rounding its own sums (and in
+    two frameworks its own kernels), accumulates up to `layers` such errors.
     """
-    return SAFETY * FP32_EPS * math.sqrt(max(n, 1))
+    return SAFETY * FP32_EPS * math.sqrt(max(n, 1)) * max(layers, 1)
 
 
 def fp32_error(actual: object, expected: object, *, ord: float = math.inf) -> float:
@@ -65,12 +69,20 @@ def fp32_error(actual: object, expected: object, *, ord: float = math.inf) -> fl
 
 
 def assert_fp32_close(
-    actual: object, expected: object, *, n: int, name: str = "", ord: float = math.inf
+    actual: object,
+    expected: object,
+    *,
+    n: int,
+    layers: int = 1,
+    name: str = "",
+    ord: float = math.inf,
 ) -> None:
     """Fail unless `actual` is `expected` up to the rounding of fp32 sums of `n` terms.
 
     `n` is the longest reduction whose order differs between the two computations (a batch,
-    a contracted feature dimension, the pixels under a convolution). Non-finite values must
+    a contracted feature dimension, the pixels under a convolution), and `layers` the depth
+    of the chain of such sums when it is more than a few (see `fp32_tolerance`). Non-finite
+    values must
     match exactly. `ord=2` compares the tensors' 2-norms, for parameters after Adam steps:
     Adam divides each gradient element by its own magnitude, which amplifies the rounding of
     the few elements that cancel to nearly zero, so their error is not bounded by the sum's
@@ -84,10 +96,11 @@ def assert_fp32_close(
     if not np.array_equal(np.isfinite(a), finite) or not np.array_equal(a[~finite], b[~finite]):
         raise AssertionError(f"{name}: non-finite values differ")
     error = fp32_error(np.where(finite, a, 0.0), np.where(finite, b, 0.0), ord=ord)
-    tol = fp32_tolerance(n)
+    tol = fp32_tolerance(n, layers)
     if not error <= tol:
         raise AssertionError(
-            f"{name}: ||a-b||/||b|| = {error:.3g} > {tol:.3g} (norm {ord}, fp32 sums of {n} terms)"
+            f"{name}: ||a-b||/||b|| = {error:.3g} > {tol:.3g} "
+            f"(norm {ord}, fp32 sums of {n} terms, {layers} layers)"
         )
 
 
