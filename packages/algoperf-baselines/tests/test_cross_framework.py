@@ -1,9 +1,12 @@
 """JAX and PyTorch optimizers compute the same function (style P4's cross-framework check).
 
 Both sides start from identical parameters and receive the same 50 random gradients; the
-parameters must agree at every step (fp32): elementwise within rtol 1e-5 and an atol of 1e-5
-times the tensor's largest magnitude, so a relative difference max|jax - torch| / max|torch|
-below 1e-5 per tensor (an element crossing zero is not held to 1e-5 of itself). Each
+parameters must agree at every step (fp32): max|jax - torch| / max|torch| per tensor within
+the rounding of the update chain (`algoperf.workloads.testing.fp32_tolerance`): each step
+rounds each element about ROUNDINGS_PER_STEP times (moments, root, division, learning rate,
+addition; the tensor norms of LAMB, Adafactor, Muon and Shampoo scale the whole update, which
+is far smaller than the parameters), and independent roundings add up like a random walk over
+the steps, so n = STEPS * ROUNDINGS_PER_STEP (tolerance 2.1e-5; observed at most 1e-6). Each
 optimizer runs through its submission's own `make_optimizer` and schedule at the middle of its
 search space (the first point for NAdamW), with a step hint of 60 so that warmup and decay
 both happen within the 50 steps.
@@ -25,9 +28,10 @@ from algoperf.api import FixedPoints, Hyperparameters, load_search_space, load_s
 from algoperf.baselines import baseline_names, search_space_path, submission_path
 from algoperf.baselines.jax import train as jax_train
 from algoperf.baselines.pytorch import train as torch_train
+from algoperf.workloads.testing import assert_fp32_close, fp32_error
 
-RTOL = 1e-5
 STEPS = 50
+ROUNDINGS_PER_STEP = 10
 STEP_HINT = 60
 SHAPES = {
     "matrix": (16, 8),  # Muon's and Shampoo's matrix path, Adafactor unfactored
@@ -130,14 +134,9 @@ class TorchSide:
 
 def assert_close(actual: dict, expected: dict, where: str = "") -> float:
     """Assert agreement (see the module docstring); returns the worst relative difference."""
-    worst = 0.0
     for k in SHAPES:
-        scale = float(np.max(np.abs(expected[k])))
-        np.testing.assert_allclose(
-            actual[k], expected[k], rtol=RTOL, atol=RTOL * scale, err_msg=f"{where} {k}"
-        )
-        worst = max(worst, float(np.max(np.abs(actual[k] - expected[k])) / scale))
-    return worst
+        assert_fp32_close(actual[k], expected[k], n=STEPS * ROUNDINGS_PER_STEP, name=f"{where} {k}")
+    return max(fp32_error(actual[k], expected[k]) for k in SHAPES)
 
 
 @pytest.mark.parametrize(
