@@ -1,9 +1,16 @@
-"""Readers of trial folders that keep the two series scoring needs: time and target metric.
+"""Readers of trial folders that keep what scoring needs: time, target metric and step.
 
-Scoring 10,000 trials is mostly parsing, so both readers pull just those two series out of
-the raw bytes. Whatever the fast path cannot vouch for (quoted CSV cells, ragged rows, blank
-or incomplete JSON lines, negative times) goes through an exact reader, which also words
-the error. Many trials are read in forked worker processes.
+Scoring thousands of trials is mostly parsing, so both readers pull just those series out
+of the raw bytes: a CSV is split once into cells (with a marker between rows, so that one
+comparison proves every row has as many cells as the header), and a JSON-lines file
+whose every line is in the harness's exact layout is read with regular expressions.
+Whatever the fast path cannot vouch for (quoted CSV cells, ragged rows, empty cells, blank,
+garbled or partial JSON lines) goes through an exact reader, which also words the error.
+Bytes that are not text are an error naming the line.
+
+`check_evals` then validates every trial's sequence (times finite and >= 0, steps and
+times non-decreasing, repeated steps); a sequence that cannot be trusted skips the trial.
+Many trials are read in forked worker processes.
 """
 
 from __future__ import annotations
@@ -109,26 +116,58 @@ def read_reference_csv(path: str | Path, metric_key: str) -> Evals:
     _check_text(path, data)
     header, _, body = data.partition(b"\n")
     body, partial = _committed(path, body, first_line=2)
-    names = next(csv.reader([header.decode()]), [])
-    time_col = next((c for c in _TIME_COLUMNS if c in names), None)
-    if time_col is None:
-        raise _missing_column(path, "the time, 'accumulated_submission_time' or 'score'", names)
-    if metric_key not in names:
-        raise _missing_column(path, f"the target metric, {metric_key!r}", names)
-    columns = (names.index(time_col), names.index(metric_key))
-    if STEP_COLUMN in names:
-        columns += (names.index(STEP_COLUMN),)
+    names, columns = _columns(path, header, metric_key)
     rows = body.rstrip(b"\n")
     if not rows:
         return _no_evals(partial)
-    lines = rows.split(b"\n")
-    n = len(names)
-    if b'"' in rows or set(map(bytes.count, lines, itertools.repeat(b","))) != {n - 1}:
+    n, lines = len(names), rows.count(b"\n") + 1
+    # One split for every cell, with a b"\n" cell between rows: the file is a plain grid
+    # exactly when there are n cells per row, i.e. every (n+1)-th cell is such a marker.
+    cells = rows.replace(b"\n", b",\n,").split(b",")
+    if (
+        b'"' in rows
+        or len(cells) != lines * (n + 1) - 1
+        or (cells[n :: n + 1].count(b"\n") != lines - 1)
+    ):
         return _read_csv_exactly(path, body, names, columns, partial)
-    cells = rows.replace(b"\n", b",").split(b",")
-    read = [_floats(cells[c::n], path, names[c]) for c in columns]
-    numbers = np.arange(2, len(lines) + 2)
-    return Evals(read[0], read[1], read[2] if len(read) > 2 else None, numbers, partial)
+    try:  # the columns scoring reads, parsed in one call
+        read = np.array(list(itertools.chain(*(cells[c :: n + 1] for c in columns))), np.float64)
+        series = [read[k * lines : (k + 1) * lines] for k in range(len(columns))]
+    except ValueError:  # empty cells (NaN as pandas writes it) or words: cell by cell
+        series = [_floats(cells[c :: n + 1], path, names[c]) for c in columns]
+    steps = series[2] if len(series) > 2 else None
+    return Evals(series[0], series[1], steps, np.arange(2, lines + 2), partial)
+
+
+def _columns(path: str | Path, header: bytes, metric_key: str) -> tuple[list[str], tuple[int, ...]]:
+    """The header's names and the columns of time, metric and (if any) step.
+
+    Raises:
+        AnomalyError: a column scoring needs is missing.
+    """
+    found = _header_columns(header, metric_key)
+    if isinstance(found, str):
+        raise _error(AnomalyKind.MISSING_COLUMN, path, found)
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _header_columns(header: bytes, metric_key: str) -> tuple[list[str], tuple[int, ...]] | str:
+    """`_columns` of one header (logs of a workload share theirs), or what is missing."""
+    names = next(csv.reader([header.decode()]), [])
+    time_col = next((c for c in _TIME_COLUMNS if c in names), None)
+    if time_col is None:
+        return _missing(f"the time, {TIME_COLUMN!r} or 'score'", names)
+    if metric_key not in names:
+        return _missing(f"the target metric, {metric_key!r}", names)
+    columns = (names.index(time_col), names.index(metric_key))
+    if STEP_COLUMN in names:
+        columns += (names.index(STEP_COLUMN),)
+    return names, columns
+
+
+def _missing(wanted: str, names: list[str]) -> str:
+    return f"no column for {wanted}; the header has {', '.join(names)}"
 
 
 def _read_bytes(path: str | Path) -> bytes | None:
@@ -313,9 +352,9 @@ def _in_order(times: npt.NDArray[np.float64], steps: npt.NDArray[np.float64] | N
     """Whether times are finite, >= 0 and non-decreasing and steps increasing (NaN: no)."""
     if len(times) == 0:
         return True
-    if not (times[0] >= 0 and times[-1] < math.inf and (np.diff(times) >= 0).all()):
+    if not (times[0] >= 0 and times[-1] < math.inf and (times[1:] >= times[:-1]).all()):
         return False
-    return steps is None or bool((np.diff(steps) > 0).all())
+    return steps is None or bool((steps[1:] > steps[:-1]).all())
 
 
 def _sequence_problems(
@@ -380,13 +419,6 @@ def _same(a: float, b: float) -> bool:
 
 def _more(count: int) -> str:
     return f" (and {count - 1} more)" if count > 1 else ""
-
-
-def _missing_column(path: str | Path, wanted: str, names: list[str]) -> AnomalyError:
-    header = ", ".join(names)
-    return _error(
-        AnomalyKind.MISSING_COLUMN, path, f"no column for {wanted}; the header has {header}"
-    )
 
 
 def _error(kind: AnomalyKind, path: str | Path, detail: str) -> AnomalyError:
