@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes reading trial files (default: one per CPU from 2,000 trials on)",
+        help="processes reading trial files (default: one per CPU from 2,000 trials and 4 CPUs on)",
     )
     return parser
 

@@ -95,7 +95,8 @@ def load_logs(
             many studies and trials are expected.
         ruleset: external or self tuning; our records of another ruleset are skipped.
         strict: raise instead of collecting anomalies.
-        workers: processes that read trial files; None: one per CPU from 2,000 trials on.
+        workers: processes that read trial files; None: one per CPU from 2,000 trials and
+            4 CPUs on.
 
     Raises:
         ScoringError: `root` holds no submission, or `strict` is set and there are anomalies.

@@ -73,8 +73,10 @@ _RECORD_LINE = re.compile(
     re.MULTILINE,
 )
 
-# Below this many trials a worker pool costs more than it saves.
+# Below this many trials, or CPUs, a worker pool costs more than it saves: on 2 CPUs the
+# parent unpickling the results while two workers parse measured slower than one process.
 _PARALLEL_FROM = 2000
+_PARALLEL_CPUS = 4
 
 Series = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
@@ -507,13 +509,14 @@ def read_trials(
 ) -> Iterable[TrialRead]:
     """Read the trial folders in order, in `workers` forked processes on Linux.
 
-    `workers=None` uses one per CPU from 2,000 trials on, where a pool pays off. Elsewhere
-    (no safe fork, or JAX or PyTorch loaded) they are read in this process.
+    `workers=None` uses one per CPU from 2,000 trials and 4 CPUs on, where a pool pays off.
+    Elsewhere (no safe fork, or JAX or PyTorch loaded) they are read in this process.
     """
     scored = frozenset(s.name for s in scored_workloads(rules))
     read = functools.partial(_read_job, rules=rules, ruleset=ruleset, scored=scored)
     if workers is None:
-        workers = _cpus() if len(jobs) >= _PARALLEL_FROM else 1
+        cpus = _cpus()
+        workers = cpus if len(jobs) >= _PARALLEL_FROM and cpus >= _PARALLEL_CPUS else 1
     if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
         return map(read, jobs)
     chunk = max(1, len(jobs) // (4 * workers))
