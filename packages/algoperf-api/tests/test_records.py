@@ -64,6 +64,7 @@ def test_content_hash_is_stable_and_sensitive():
         ({"framework": "tensorflow"}, "'jax' or 'pytorch'"),
         ({"hardware": {"device_kind": "cpu", "device_count": 0}}, "hardware.device_count"),
         ({"extra_field": 1}, "extra_field"),
+        ({"format_version": 99}, "unknown record format version 99; this reader knows version 1"),
     ],
 )
 def test_invalid_specs(changes, message):
@@ -142,6 +143,18 @@ def test_a_corrupt_committed_line_is_an_error_naming_file_line_and_field(tmp_pat
         match=rf"{path}:2: invalid eval record:\n  - total_duration: Field required",
     ):
         api.read_evals(path)
+
+
+def test_binary_junk_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / api.EVALS_FILE
+    path.write_bytes(make_eval(1).model_dump_json().encode() + b"\n\x89PNG\xff\n\x00")
+    with pytest.raises(api.RecordError, match=rf"{path}:2: invalid eval record: not UTF-8 text"):
+        api.read_evals(path)
+    (tmp_path / api.TRIAL_FILE).write_bytes(b"\xff\xfe{")
+    with pytest.raises(
+        api.RecordError, match=r"trial\.json: invalid trial file:\n  - \(top level\): Invalid JSON"
+    ):
+        api.read_trial_file(tmp_path)
 
 
 def test_missing_or_invalid_trial_file(tmp_path):

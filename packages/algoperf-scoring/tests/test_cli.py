@@ -174,3 +174,41 @@ def test_console_script_module(root):
         check=True,
     )
     assert "Leaderboard" in result.stdout
+
+
+def test_plot_into_a_missing_folder_fails_before_any_work(root, tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the logs were read")
+
+    monkeypatch.setattr("algoperf.scoring._cli.load_logs", never)
+    target = tmp_path / "no" / "such" / "x.png"
+    code, out, err = _run(capsys, root, *SELF_V06, "--plot", target)
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"algoperf-score: error: --plot {target}: the folder {target.parent} does not exist; "
+        "create it first\n"
+    )
+
+
+def test_a_failing_plot_keeps_the_report(root, tmp_path, capsys, monkeypatch):
+    def fail(report, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(
+        "algoperf.scoring._cli.check_plot_path", lambda path: path
+    )  # no matplotlib needed
+    monkeypatch.setattr("algoperf.scoring._cli.plot_performance_profiles", fail)
+    code, out, err = _run(capsys, root, *SELF_V06, "--plot", tmp_path / "p.png", "--bootstrap", "0")
+    assert code == 1
+    assert "Leaderboard" in out
+    assert "the report is above; the plot failed: [Errno 28] No space left on device" in err
+    assert "Traceback" not in err
+
+
+def test_help_names_the_leaderboards_each_mode_reproduces(capsys):
+    with pytest.raises(SystemExit):
+        cli(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "published v0.5 leaderboards" in text
+    assert "which no published leaderboard used" in text

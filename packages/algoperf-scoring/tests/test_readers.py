@@ -36,7 +36,7 @@ def test_csv_keeps_the_two_columns(tmp_path, fast_only):
     path.write_text(
         "accumulated_submission_time,global_step,validation/accuracy\n1.5,1,0.25\n3.0,2,0.5\n"
     )
-    times, values = read_reference_csv(path, KEY)
+    times, values, *_ = read_reference_csv(path, KEY)
     assert times.tolist() == [1.5, 3.0]
     assert values.tolist() == [0.25, 0.5]
 
@@ -45,7 +45,7 @@ def test_csv_quoted_cells_crlf_and_empty_cells(tmp_path):
     # A quoted cell with a comma forces the csv module; an empty cell is how pandas writes NaN.
     path = tmp_path / "eval_measurements.csv"
     path.write_bytes(b'note,score,validation/accuracy\r\n"warm, start",1.5,0.25\r\n"x",3.0,\r\n')
-    times, values = read_reference_csv(path, KEY)
+    times, values, *_ = read_reference_csv(path, KEY)
     assert times.tolist() == [1.5, 3.0]
     assert values[0] == 0.25
     assert math.isnan(values[1])
@@ -83,7 +83,7 @@ def test_csv_ragged_row(tmp_path):
 
 def test_missing_files_hold_no_evals(tmp_path):
     for read in (read_reference_csv, read_evals_jsonl):
-        times, values = read(tmp_path / "absent", KEY)
+        times, values, *_ = read(tmp_path / "absent", KEY)
         assert len(times) == len(values) == 0
 
 
@@ -103,7 +103,7 @@ def test_jsonl_fast_path_matches_the_api(tmp_path, fast_only):
     values = [*rng.random(20), math.nan, math.inf, -math.inf, 1e-300, 12345678.9]
     for i, v in enumerate(values):
         append_eval(tmp_path, _record(i, float(i) * 1.5 + 0.1, float(v)))
-    times, read = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
+    times, read, *_ = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
     records = read_evals(tmp_path / "evals.jsonl")
     assert times.tolist() == [r.accumulated_submission_time for r in records]
     np.testing.assert_array_equal(read, [r.metrics[KEY] for r in records])
@@ -113,7 +113,7 @@ def test_jsonl_uncommitted_last_line_is_skipped(tmp_path, fast_only):
     append_eval(tmp_path, _record(1, 1.0, 0.5))
     with (tmp_path / "evals.jsonl").open("a") as f:
         f.write('{"global_step":2,"accumulated_submission_time":2.0,')  # killed mid-write
-    times, _ = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
+    times, _, *_ = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
     assert times.tolist() == [1.0]
 
 
@@ -125,7 +125,7 @@ def test_jsonl_other_writers_go_the_exact_way(tmp_path):
         json.dumps({**_record(2, 2.0, 0.0).model_dump(), "metrics": {"train/loss": 1.0}}),
     ]
     (tmp_path / "evals.jsonl").write_text("\n".join(lines) + "\n")
-    times, values = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
+    times, values, *_ = read_evals_jsonl(tmp_path / "evals.jsonl", KEY)
     assert times.tolist() == [1.0, 2.0]
     assert values[0] == 0.5
     assert math.isnan(values[1])

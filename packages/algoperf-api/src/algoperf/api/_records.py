@@ -28,6 +28,8 @@ from algoperf.api._rules import get_rules
 TRIAL_FILE = "trial.json"
 EVALS_FILE = "evals.jsonl"
 FORMAT_VERSION = 1
+KNOWN_FORMAT_VERSIONS = (1,)
+"""The record format versions this reader understands (the newest is FORMAT_VERSION)."""
 
 _RECORD_CONFIG = ConfigDict(
     frozen=True,
@@ -77,6 +79,17 @@ class TrialSpec(BaseModel):
     """The trial's hyperparameters; None under self-tuning."""
     hardware: HardwareInfo
     """Hardware the trial runs on."""
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_format(cls, version: int) -> int:
+        if version not in KNOWN_FORMAT_VERSIONS:
+            known = ", ".join(map(str, KNOWN_FORMAT_VERSIONS))
+            raise ValueError(
+                f"unknown record format version {version}; this reader knows version {known}: "
+                "read the record with the algoperf-api that wrote it, or upgrade algoperf-api"
+            )
+        return version
 
     @field_validator("workload")
     @classmethod
@@ -249,7 +262,7 @@ def read_trial_file(directory: str | Path) -> TrialFile:
     """
     path = Path(directory) / TRIAL_FILE
     try:
-        text = path.read_text()
+        text = path.read_bytes()
     except OSError as e:
         raise RecordError(str(path), f"cannot read the trial file ({e.strerror})") from None
     try:
@@ -266,15 +279,20 @@ def read_evals(path: str | Path) -> tuple[EvalRecord, ...]:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         return ()
-    lines = text.split("\n")
+    lines = data.split(b"\n")
     committed = lines[:-1]  # the part after the last newline was never committed
     records = []
     for number, line in enumerate(committed, start=1):
         if not line.strip():
             continue
+        try:
+            line.decode()
+        except UnicodeDecodeError as e:
+            detail = f"not UTF-8 text (byte {e.start + 1} of the line is {line[e.start]:#04x})"
+            raise RecordError(str(path), f"invalid eval record: {detail}", number) from None
         try:
             records.append(EvalRecord.model_validate_json(line))
         except ValidationError as e:

@@ -42,6 +42,31 @@ class AnomalyKind(enum.Enum):
         "eval files without a column scoring needs (trial skipped)",
         "log 'accumulated_submission_time' and the workload's 'validation/<metric>' at each eval",
     )
+    BAD_TIME = (
+        "eval files with a negative or infinite time (trial skipped)",
+        "restore the eval file from the run's output: accumulated_submission_time is the "
+        "trial's timed seconds so far, finite and >= 0",
+    )
+    OUT_OF_ORDER = (
+        "eval files whose steps or times go backwards (trial skipped)",
+        "keep one run's evals per trial folder, in the order they were logged (a resumed run "
+        "appends after the evals it restored)",
+    )
+    CONFLICTING_EVALS = (
+        "eval files with a step logged twice with different values (trial skipped)",
+        "keep the copy of each eval that the run logged; the detail names both lines",
+    )
+    DUPLICATE_EVAL = (
+        "note: eval files with a step logged twice, identically (the copy is ignored)",
+        "nothing to fix; remove the repeated line to silence this note",
+        True,
+    )
+    PARTIAL_LINE = (
+        "note: eval files whose last line is unterminated (a write in progress or a killed "
+        "writer; that line is not read)",
+        "nothing to fix while the trial runs; after it, the line was never committed",
+        True,
+    )
     NO_EVALS = (
         "trials without any eval (an error before the first eval: no time to target)",
         "nothing to fix if the trial failed; otherwise restore its eval file",
@@ -71,9 +96,11 @@ class AnomalyKind(enum.Enum):
         "run every trial the rules ask for",
     )
 
-    def __init__(self, description: str, fix: str) -> None:
+    def __init__(self, description: str, fix: str, note: bool = False) -> None:
         self.description = description
         self.fix = fix
+        self.note = note
+        """A note is reported but never an error, even with --strict."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +130,11 @@ def summarize_anomalies(anomalies: Iterable[Anomaly]) -> str:
         by_kind.setdefault(anomaly.kind, []).append(anomaly)
     if not by_kind:
         return "no anomalies in the input"
-    total = sum(len(v) for v in by_kind.values())
-    lines = [
-        f"{_count(total, 'anomaly', 'anomalies')} in the input, of {_count(len(by_kind), 'kind')}:"
-    ]
+    kinds = [k for k in by_kind if not k.note]
+    total = sum(len(by_kind[k]) for k in kinds)
+    notes = sum(len(v) for k, v in by_kind.items() if k.note)
+    head = f"{_count(total, 'anomaly', 'anomalies')} in the input, of {_count(len(kinds), 'kind')}"
+    lines = [f"{head}, and {_count(notes, 'note')}:" if notes else f"{head}:"]
     for kind in AnomalyKind:
         found = by_kind.get(kind)
         if not found:
@@ -124,8 +152,8 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 def raise_if_strict(anomalies: tuple[Anomaly, ...], strict: bool) -> None:
-    """With --strict, turn every anomaly into one error listing them all."""
-    if strict and anomalies:
+    """With --strict, turn every anomaly (notes aside) into one error listing them all."""
+    if strict and any(not a.kind.note for a in anomalies):
         raise ScoringError(
             f"{summarize_anomalies(anomalies)}\n"
             "--strict is set: fix these, or drop --strict to score around them"

@@ -10,7 +10,7 @@ from pathlib import Path
 from algoperf.api import RULE_VERSIONS, AlgoPerfError, Ruleset, get_rules
 from algoperf.scoring._anomalies import summarize_anomalies
 from algoperf.scoring._ingest import load_logs
-from algoperf.scoring._plots import plot_performance_profiles, plot_tau_sensitivity
+from algoperf.scoring._plots import check_plot_path, plot_performance_profiles, plot_tau_sensitivity
 from algoperf.scoring._profiles import Integration
 from algoperf.scoring._reports import Format, render
 from algoperf.scoring._scoring import ScoringOptions, score
@@ -46,8 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference-compat",
         action="store_true",
-        help="pick each study's trial by earliest eval index with no budget cut-off, as the "
-        "reference's v0.5 scoring did (default: fastest trial by time, as the rules say)",
+        help="score as the reference implementation's scoring code does, which produced the "
+        "published v0.5 leaderboards (external and self tuning; with --rules v0.6, its later "
+        "code): each study's trial is the one reaching the target at the earliest eval index, "
+        "evals past the budget count. Default: the rules as written (fastest trial by time, "
+        "budget enforced), which no published leaderboard used; see the scoring README",
     )
     parser.add_argument("--format", choices=[f.value for f in Format], default="table")
     parser.add_argument(
@@ -76,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes reading trial files (default: one per CPU from 2,000 trials on)",
+        help="processes reading trial files (default: one per CPU from 2,000 trials and 4 CPUs on)",
     )
     return parser
 
@@ -88,6 +91,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     if (args.root is None) == (args.times is None):
         parser.error("give either ROOT or --times FILE.csv")
     try:
+        if args.plot is not None:
+            check_plot_path(args.plot)
         options = ScoringOptions(
             rules=get_rules(args.rules),
             ruleset=Ruleset(args.ruleset),
@@ -101,16 +106,23 @@ def cli(argv: Sequence[str] | None = None) -> int:
         if times.anomalies:
             print(summarize_anomalies(times.anomalies), file=sys.stderr)
         report = score(times, options)
-        if args.plot is not None:
-            profiles = plot_performance_profiles(report, args.plot)
-            sensitivity = args.plot.with_name(f"{args.plot.stem}_tau_max{args.plot.suffix}")
-            print(
-                f"wrote {profiles} and {plot_tau_sensitivity(report, sensitivity)}", file=sys.stderr
-            )
     except AlgoPerfError as e:
         print(f"algoperf-score: error: {e}", file=sys.stderr)
         return 1
+    # The report first, so that a failing plot never loses it.
     sys.stdout.write(render(report, args.format))
+    sys.stdout.flush()
+    if args.plot is not None:
+        try:
+            profiles = plot_performance_profiles(report, args.plot)
+            sensitivity = args.plot.with_name(f"{args.plot.stem}_tau_max{args.plot.suffix}")
+            written = plot_tau_sensitivity(report, sensitivity)
+        except (AlgoPerfError, OSError) as e:
+            print(
+                f"algoperf-score: error: the report is above; the plot failed: {e}", file=sys.stderr
+            )
+            return 1
+        print(f"wrote {profiles} and {written}", file=sys.stderr)
     return 0
 
 

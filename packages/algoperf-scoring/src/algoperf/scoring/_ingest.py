@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from algoperf.api import (
+    RULE_VERSIONS,
     TRIAL_FILE,
     WORKLOADS,
     Framework,
@@ -94,7 +95,8 @@ def load_logs(
             many studies and trials are expected.
         ruleset: external or self tuning; our records of another ruleset are skipped.
         strict: raise instead of collecting anomalies.
-        workers: processes that read trial files; None: one per CPU from 2,000 trials on.
+        workers: processes that read trial files; None: one per CPU from 2,000 trials and
+            4 CPUs on.
 
     Raises:
         ScoringError: `root` holds no submission, or `strict` is set and there are anomalies.
@@ -116,6 +118,9 @@ def load_logs(
             f"<workload>_<framework>/trial_<i>/{REFERENCE_EVALS_FILE} or "
             f"<root>/<submission>/**/{TRIAL_FILE}{found}"
         )
+    if not logs.trials and reader.elsewhere:
+        found = f"\n{summarize_anomalies(logs.anomalies)}"
+        raise ScoringError(f"{root}: {reader.wrong_rules()}{found}")
     raise_if_strict(logs.anomalies, strict)
     return logs
 
@@ -134,6 +139,9 @@ class _LogReader:
         self.seen: dict[tuple[str, str], dict[int, set[int]]] = {}
         # Skipped workloads and other-rules trials are reported once per submission and name.
         self.skipped: dict[tuple[AnomalyKind, str, str], set[int]] = {}
+        # Workloads skipped as not scored by these rules, and the rules of skipped trials.
+        self.elsewhere: set[str] = set()
+        self.other_rules: set[str] = set()
 
     def discover(self, folder: Path) -> Iterator[Job]:
         """The trial folders of one submission folder, noting the folders that are not."""
@@ -186,8 +194,28 @@ class _LogReader:
         if name in self.scored:
             return True
         kind = AnomalyKind.NOT_SCORED if name in WORKLOADS else AnomalyKind.UNKNOWN_WORKLOAD
+        if kind is AnomalyKind.NOT_SCORED:
+            self.elsewhere.add(name)
         self._skip(kind, submission, name, study)
         return False
+
+    def wrong_rules(self) -> str:
+        """Why nothing was scored when every trial found is of other rules' workloads."""
+        names = ", ".join(sorted(self.elsewhere))
+        fits = [
+            r.name
+            for r in RULE_VERSIONS.values()
+            if self.elsewhere <= {s.name for s in scored_workloads(r)}
+        ]
+        message = (
+            f"no trial to score under rules {self.rules.name}, {self.ruleset} tuning: the "
+            f"trials are of {names}"
+        )
+        if self.other_rules:
+            message += f", recorded for {'; '.join(sorted(self.other_rules))}"
+        if fits:
+            return f"{message}; pass --rules {' or '.join(fits)} (and the matching --ruleset)"
+        return f"{message}; no rule version scores all of them: pass the --rules of the run"
 
     def accept(self, read: TrialRead) -> None:
         """Keep the books on one read trial, and keep it if it is one to score."""
@@ -196,6 +224,8 @@ class _LogReader:
             return
         self.submissions.add(read.submission)
         if read.other_rules:
+            self.elsewhere.add(read.workload)
+            self.other_rules.add(read.other_rules)
             self._skip(AnomalyKind.OTHER_RULES, read.submission, read.other_rules, read.study)
             return
         if read.job.ours and not self._is_scored(read.submission, read.workload, read.study):
@@ -210,6 +240,8 @@ class _LogReader:
         if read.series is None:
             assert read.problem is not None  # a worker sets one of the two
             self.anomalies.append(read.problem)
+        self.anomalies.extend(read.notes)
+        if read.series is None:
             return
         times, values = self._drop_nan_times(read, *read.series)
         if not len(times):

@@ -6,14 +6,17 @@ matplotlib is imported only here and only when a plot is drawn, through its obje
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algoperf.scoring._anomalies import ScoringError
-from algoperf.scoring._scoring import ScoreReport
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from algoperf.scoring._scoring import ScoreReport
 
 FORMATS = (".png", ".svg")
 
@@ -59,6 +62,24 @@ def plot_tau_sensitivity(report: ScoreReport, path: str | Path) -> Path:
     axes.grid(alpha=0.3)
     axes.legend()
     figure.savefig(path)
+    return path
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """`path`, once sure that a plot can be written there (before any scoring work).
+
+    Raises:
+        ScoringError: the suffix is not .png or .svg, the folder does not exist or cannot be
+            written, or matplotlib is missing.
+    """
+    path = _checked(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise ScoringError(f"--plot {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ScoringError(f"--plot {path}: the folder {folder} is not writable; pick another")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ScoringError("plots need matplotlib: pip install 'algoperf-scoring[plots]'")
     return path
 
 

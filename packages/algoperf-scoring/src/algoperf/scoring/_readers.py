@@ -1,15 +1,23 @@
-"""Readers of trial folders that keep the two series scoring needs: time and target metric.
+"""Readers of trial folders that keep what scoring needs: time, target metric and step.
 
-Scoring 10,000 trials is mostly parsing, so both readers pull just those two series out of
-the raw bytes. Whatever the fast path cannot vouch for (quoted CSV cells, ragged rows, blank
-or incomplete JSON lines, negative times) goes through an exact reader, which also words
-the error. Many trials are read in forked worker processes.
+Scoring thousands of trials is mostly parsing, so both readers pull just those series out
+of the raw bytes: a CSV is split once into cells (with a marker between rows, so that one
+comparison proves every row has as many cells as the header), and a JSON-lines file
+whose every line is in the harness's exact layout is read with regular expressions.
+Whatever the fast path cannot vouch for (quoted CSV cells, ragged rows, empty cells, blank,
+garbled or partial JSON lines) goes through an exact reader, which also words the error.
+Bytes that are not text are an error naming the line.
+
+`check_evals` then validates every trial's sequence (times finite and >= 0, steps and
+times non-decreasing, repeated steps); a sequence that cannot be trusted skips the trial.
+Many trials are read in forked worker processes.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import io
 import itertools
 import math
 import multiprocessing
@@ -21,6 +29,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -42,69 +51,197 @@ from algoperf.scoring._anomalies import Anomaly, AnomalyError, AnomalyKind
 
 REFERENCE_EVALS_FILE = "eval_measurements.csv"
 TIME_COLUMN = "accumulated_submission_time"
+STEP_COLUMN = "global_step"
 # The reference also logs the same time as 'score'; older logs may have only that.
 _TIME_COLUMNS = (TIME_COLUMN, "score")
 # A JSON number, or the NaN/Infinity constants that Python's json module and pydantic write.
 _JSON_NUMBER = rb"(-?Infinity|NaN|-?[0-9][-+0-9.eE]*)"
+_STRICT_NUMBER = rb"(?:-?Infinity|NaN|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
+# One line exactly as `EvalRecord.model_dump_json` writes it (the harness's `append_eval`):
+# a file whose every line matches is valid JSON with the fields scoring reads, so it can be
+# read with regular expressions; anything else is validated line by line by the api.
+_RECORD_LINE = re.compile(
+    rb'^\{"global_step":([0-9]+),"accumulated_submission_time":(' + _STRICT_NUMBER + rb"),"
+    rb'"accumulated_eval_time":' + _STRICT_NUMBER + rb","
+    rb'"accumulated_logging_time":' + _STRICT_NUMBER + rb","
+    rb'"total_duration":' + _STRICT_NUMBER + rb',"preemption_count":[0-9]+,'
+    rb'"metrics":\{(?:"[^"\\\n]*":'
+    + _STRICT_NUMBER
+    + rb'(?:,"[^"\\\n]*":'
+    + _STRICT_NUMBER
+    + rb")*)?\}\}$",
+    re.MULTILINE,
+)
 
-# Below this many trials a worker pool costs more than it saves.
+# Below this many trials, or CPUs, a worker pool costs more than it saves: on 2 CPUs the
+# parent unpickling the results while two workers parse measured slower than one process.
 _PARALLEL_FROM = 2000
+_PARALLEL_CPUS = 4
 
 Series = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
-def read_reference_csv(path: str | Path, metric_key: str) -> Series:
-    """Times and target-metric values of a reference `eval_measurements.csv`.
+class Evals(NamedTuple):
+    """One trial's evals as read from its file, before `check_evals` vouches for them."""
 
-    A missing file means the trial never reached its first eval.
+    times: npt.NDArray[np.float64]
+    """Accumulated submission time of each eval."""
+    values: npt.NDArray[np.float64]
+    """The target metric of each eval."""
+    steps: npt.NDArray[np.float64] | None
+    """The global step of each eval; None when the file has no step column."""
+    lines: npt.NDArray[np.int64]
+    """The line of the file each eval is on (1-based), for messages."""
+    partial: int = 0
+    """The line number of an unterminated last line, which was not read (0: none)."""
+
+
+def _no_evals(partial: int = 0) -> Evals:
+    return Evals(np.empty(0), np.empty(0), None, np.empty(0, dtype=np.int64), partial)
+
+
+def read_reference_csv(path: str | Path, metric_key: str) -> Evals:
+    """Times, target-metric values and steps of a reference `eval_measurements.csv`.
+
+    A missing file means the trial never reached its first eval. An unterminated last
+    line (the file is being written) is not read, and its line number is returned.
 
     Raises:
-        AnomalyError: the file cannot be read or lacks a column scoring needs.
+        AnomalyError: the file cannot be read, holds bytes that are not text, or lacks a
+            column scoring needs.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read().replace(b"\r\n", b"\n")
-    except FileNotFoundError:
-        return np.empty(0), np.empty(0)
-    except OSError as e:
-        raise _error(AnomalyKind.UNREADABLE, path, f"cannot read the file ({e.strerror})") from None
+    data = _read_bytes(path)
+    if data is None:
+        return _no_evals()
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    _check_text(path, data)
     header, _, body = data.partition(b"\n")
-    names = next(csv.reader([header.decode("utf-8", errors="replace")]), [])
-    time_col = next((c for c in _TIME_COLUMNS if c in names), None)
-    if time_col is None:
-        raise _missing_column(path, "the time, 'accumulated_submission_time' or 'score'", names)
-    if metric_key not in names:
-        raise _missing_column(path, f"the target metric, {metric_key!r}", names)
-    ti, mi = names.index(time_col), names.index(metric_key)
+    body, partial = _committed(path, body, first_line=2)
+    names, columns = _columns(path, header, metric_key)
     rows = body.rstrip(b"\n")
     if not rows:
-        return np.empty(0), np.empty(0)
-    lines = rows.split(b"\n")
-    n = len(names)
-    if b'"' in rows or set(map(bytes.count, lines, itertools.repeat(b","))) != {n - 1}:
-        return _read_csv_exactly(path, names, ti, mi)
-    cells = rows.replace(b"\n", b",").split(b",")
-    return _floats(cells[ti::n], path, names[ti]), _floats(cells[mi::n], path, metric_key)
+        return _no_evals(partial)
+    n, lines = len(names), rows.count(b"\n") + 1
+    # One split for every cell, with a b"\n" cell between rows: the file is a plain grid
+    # exactly when there are n cells per row, i.e. every (n+1)-th cell is such a marker.
+    cells = rows.replace(b"\n", b",\n,").split(b",")
+    if (
+        b'"' in rows
+        or len(cells) != lines * (n + 1) - 1
+        or (cells[n :: n + 1].count(b"\n") != lines - 1)
+    ):
+        return _read_csv_exactly(path, body, names, columns, partial)
+    try:  # the columns scoring reads, parsed in one call
+        read = np.array(list(itertools.chain(*(cells[c :: n + 1] for c in columns))), np.float64)
+        series = [read[k * lines : (k + 1) * lines] for k in range(len(columns))]
+    except ValueError:  # empty cells (NaN as pandas writes it) or words: cell by cell
+        series = [_floats(cells[c :: n + 1], path, names[c]) for c in columns]
+    steps = series[2] if len(series) > 2 else None
+    return Evals(series[0], series[1], steps, np.arange(2, lines + 2), partial)
 
 
-def _read_csv_exactly(path: str | Path, names: list[str], ti: int, mi: int) -> Series:
-    """The csv-module reading, for files the split cannot handle; names the bad line."""
-    times, values = [], []
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for row in reader:
-            if not row:
+def _columns(path: str | Path, header: bytes, metric_key: str) -> tuple[list[str], tuple[int, ...]]:
+    """The header's names and the columns of time, metric and (if any) step.
+
+    Raises:
+        AnomalyError: a column scoring needs is missing.
+    """
+    found = _header_columns(header, metric_key)
+    if isinstance(found, str):
+        raise _error(AnomalyKind.MISSING_COLUMN, path, found)
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _header_columns(header: bytes, metric_key: str) -> tuple[list[str], tuple[int, ...]] | str:
+    """`_columns` of one header (logs of a workload share theirs), or what is missing."""
+    names = next(csv.reader([header.decode()]), [])
+    time_col = next((c for c in _TIME_COLUMNS if c in names), None)
+    if time_col is None:
+        return _missing(f"the time, {TIME_COLUMN!r} or 'score'", names)
+    if metric_key not in names:
+        return _missing(f"the target metric, {metric_key!r}", names)
+    columns = (names.index(time_col), names.index(metric_key))
+    if STEP_COLUMN in names:
+        columns += (names.index(STEP_COLUMN),)
+    return names, columns
+
+
+def _missing(wanted: str, names: list[str]) -> str:
+    return f"no column for {wanted}; the header has {', '.join(names)}"
+
+
+def _read_bytes(path: str | Path) -> bytes | None:
+    """The file's bytes; None when it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _error(AnomalyKind.UNREADABLE, path, f"cannot read the file ({e.strerror})") from None
+
+
+def _check_text(path: str | Path, data: bytes) -> None:
+    """Raise naming the first line that is not text (binary junk), if any."""
+    if data.isascii() and b"\0" not in data:
+        return
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            text = line.decode()
+        except UnicodeDecodeError as e:
+            detail = f"byte {e.start + 1} is {line[e.start]:#04x}"
+        else:
+            if "\0" not in text:
                 continue
-            if len(row) != len(names):
-                raise _error(
-                    AnomalyKind.UNREADABLE,
-                    path,
-                    f"line {reader.line_num} has {len(row)} cells but the header has {len(names)}",
-                )
-            times.append(_float(row[ti], path, names[ti], reader.line_num))
-            values.append(_float(row[mi], path, names[mi], reader.line_num))
-    return np.array(times, dtype=np.float64), np.array(values, dtype=np.float64)
+            detail = f"byte {text.index(chr(0)) + 1} is a NUL"
+        raise _error(AnomalyKind.UNREADABLE, path, f"line {number}: not text ({detail})")
+
+
+def _committed(path: str | Path, data: bytes, first_line: int = 1) -> tuple[bytes, int]:
+    """`data` up to its last newline, and the line number of the unterminated rest (0: none).
+
+    A writer that is still running, or was killed, leaves such a line; it is tolerated when
+    it is plain text, and anything else there is garbage.
+    """
+    if not data or data.endswith(b"\n"):
+        return data, 0
+    cut = data.rfind(b"\n") + 1
+    rest = data[cut:]
+    number = first_line + data.count(b"\n", 0, cut)
+    if not _printable(rest):
+        raise _error(AnomalyKind.UNREADABLE, path, f"line {number}: unterminated and not text")
+    return data[:cut], number
+
+
+def _printable(data: bytes) -> bool:
+    return data.isascii() and data.decode().isprintable()
+
+
+def _read_csv_exactly(
+    path: str | Path, body: bytes, names: list[str], columns: tuple[int, ...], partial: int
+) -> Evals:
+    """The csv-module reading, for files the split cannot handle; names the bad line."""
+    read: list[list[float]] = [[] for _ in columns]
+    numbers = []
+    reader = csv.reader(io.StringIO(body.decode(), newline=""))
+    for row in reader:
+        if not row:
+            continue
+        line = reader.line_num + 1  # the header is line 1
+        if len(row) != len(names):
+            raise _error(
+                AnomalyKind.UNREADABLE,
+                path,
+                f"line {line} has {len(row)} cells but the header has {len(names)}",
+            )
+        for column, out in zip(columns, read, strict=True):
+            out.append(_float(row[column], path, names[column], line))
+        numbers.append(line)
+    arrays = [np.array(r, dtype=np.float64) for r in read]
+    steps = arrays[2] if len(arrays) > 2 else None
+    return Evals(arrays[0], arrays[1], steps, np.array(numbers, dtype=np.int64), partial)
 
 
 def _floats(cells: list[bytes], path: str | Path, column: str) -> npt.NDArray[np.float64]:
@@ -131,29 +268,30 @@ def _float(cell: str, path: str | Path, column: str, line: int) -> float:
         ) from None
 
 
-def read_evals_jsonl(path: str | Path, metric_key: str) -> Series:
-    """Times and target-metric values of one of our `evals.jsonl` files.
+def read_evals_jsonl(path: str | Path, metric_key: str) -> Evals:
+    """Times, target-metric values and steps of one of our `evals.jsonl` files.
 
     Follows `algoperf.api.read_evals`: a missing file holds no evals yet, and a last line
-    without its newline was never committed.
+    without its newline was never committed (its number is returned; it must be text).
 
     Raises:
-        AnomalyError: the file is invalid, or no eval has the target metric.
+        AnomalyError: a line is not an eval record, or no eval has the target metric.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return np.empty(0), np.empty(0)
-    except OSError as e:
-        raise _error(AnomalyKind.UNREADABLE, path, f"cannot read the file ({e.strerror})") from None
-    committed = data if data.endswith(b"\n") else data[: data.rfind(b"\n") + 1]
-    times = _json_values(committed, TIME_COLUMN)
+    data = _read_bytes(path)
+    if data is None:
+        return _no_evals()
+    committed, partial = _committed(path, data)
+    if partial and not data[data.rfind(b"\n") + 1 :].startswith(b"{"):
+        raise _error(AnomalyKind.UNREADABLE, path, f"line {partial}: not an eval record")
+    n = committed.count(b"\n")
+    found = _RECORD_LINE.findall(committed)
     values = _json_values(committed, metric_key)
-    # One time and one value per line; blank, partial or odd lines go the exact way.
-    if len(times) == len(values) == committed.count(b"\n") and not (times < 0).any():
-        return times, values
-    return _read_jsonl_exactly(path, metric_key)
+    # Every line in the harness's layout, each with the metric once: no need for pydantic.
+    if len(found) == len(values) == n:
+        steps_times = np.array(found, dtype=np.float64).reshape(-1, 2)
+        lines = np.arange(1, n + 1)
+        return Evals(steps_times[:, 1], values, steps_times[:, 0], lines, partial)
+    return _read_jsonl_exactly(path, committed, metric_key, partial)
 
 
 def _json_values(text: bytes, key: str) -> npt.NDArray[np.float64]:
@@ -165,7 +303,7 @@ def _json_pattern(key: str) -> re.Pattern[bytes]:
     return re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*' + _JSON_NUMBER)
 
 
-def _read_jsonl_exactly(path: str | Path, metric_key: str) -> Series:
+def _read_jsonl_exactly(path: str | Path, committed: bytes, metric_key: str, partial: int) -> Evals:
     try:
         records = read_evals(path)
     except RecordError as e:
@@ -177,16 +315,112 @@ def _read_jsonl_exactly(path: str | Path, metric_key: str) -> Series:
             path,
             f"no eval has the metric {metric_key!r}; they have {', '.join(records[0].metrics)}",
         )
-    times = np.array([r.accumulated_submission_time for r in records], dtype=np.float64)
-    values = np.array([r.metrics.get(metric_key, math.nan) for r in records], dtype=np.float64)
-    return times, values
-
-
-def _missing_column(path: str | Path, wanted: str, names: list[str]) -> AnomalyError:
-    header = ", ".join(names)
-    return _error(
-        AnomalyKind.MISSING_COLUMN, path, f"no column for {wanted}; the header has {header}"
+    lines = [i for i, line in enumerate(committed.split(b"\n")[:-1], start=1) if line.strip()]
+    return Evals(
+        np.array([r.accumulated_submission_time for r in records], dtype=np.float64),
+        np.array([r.metrics.get(metric_key, math.nan) for r in records], dtype=np.float64),
+        np.array([r.global_step for r in records], dtype=np.float64),
+        np.array(lines[: len(records)], dtype=np.int64),
+        partial,
     )
+
+
+def check_evals(path: str | Path, evals: Evals) -> tuple[Series | None, list[Anomaly]]:
+    """Vouch for one trial's eval sequence, or say what is wrong with it.
+
+    Times must be finite and >= 0, and steps and times non-decreasing. A step logged twice
+    with the same time and metric is a harmless copy (a note; the copy is dropped), with
+    other values a conflict. An unterminated last line is noted.
+
+    Returns:
+        The (times, values) to score, or None when the trial cannot be trusted (it is then
+        skipped); and the anomalies and notes found, each naming the file and the line.
+    """
+    found = []
+    if evals.partial:
+        detail = f"line {evals.partial}: unterminated, not read"
+        found.append(Anomaly(AnomalyKind.PARTIAL_LINE, str(path), detail))
+    if _in_order(evals.times, evals.steps):  # the usual case, in a few reductions
+        return (evals.times, evals.values), found
+    keep, copies, problems = _sequence_problems(str(path), evals)
+    if problems:
+        return None, problems + found
+    if copies:
+        found.append(copies)
+    return (evals.times[keep], evals.values[keep]), found
+
+
+def _in_order(times: npt.NDArray[np.float64], steps: npt.NDArray[np.float64] | None) -> bool:
+    """Whether times are finite, >= 0 and non-decreasing and steps increasing (NaN: no)."""
+    if len(times) == 0:
+        return True
+    if not (times[0] >= 0 and times[-1] < math.inf and (times[1:] >= times[:-1]).all()):
+        return False
+    return steps is None or bool((steps[1:] > steps[:-1]).all())
+
+
+def _sequence_problems(
+    path: str, evals: Evals
+) -> tuple[npt.NDArray[np.bool_], Anomaly | None, list[Anomaly]]:
+    """Evals to keep, a note on identical copies, and the problems, of an unusual file."""
+    times, values, steps, lines = evals.times, evals.values, evals.steps, evals.lines.tolist()
+    problems = []
+    bad = np.flatnonzero(np.isinf(times) | (times < 0))
+    if len(bad):
+        first_bad = int(bad[0])
+        detail = f"line {lines[first_bad]}: {TIME_COLUMN} is {float(times[first_bad])!r}"
+        problems.append(Anomaly(AnomalyKind.BAD_TIME, path, detail + _more(len(bad))))
+    keep = np.ones(len(times), dtype=bool)
+    copies, conflicts = [], []
+    if steps is not None:
+        t, v = times.tolist(), values.tolist()
+        first: dict[float, int] = {}
+        for i, step in enumerate(steps.tolist()):
+            j = first.setdefault(step, i)
+            if j == i:
+                continue
+            if _same(t[i], t[j]) and _same(v[i], v[j]):
+                keep[i] = False
+                copies.append(f"line {lines[i]} repeats line {lines[j]} (step {step:g})")
+            else:
+                conflicts.append(
+                    f"line {lines[i]}: step {step:g} again, with time {t[i]!r} and value "
+                    f"{v[i]!r}; line {lines[j]} has time {t[j]!r} and value {v[j]!r}"
+                )
+    if conflicts:
+        detail = conflicts[0] + _more(len(conflicts))
+        problems.append(Anomaly(AnomalyKind.CONFLICTING_EVALS, path, detail))
+    backwards = _backwards("step", steps, keep, lines) if steps is not None else []
+    usable = keep & np.isfinite(times) & (times >= 0)
+    backwards += _backwards("time", times, usable, lines)
+    if backwards:
+        detail = backwards[0] + _more(len(backwards))
+        problems.append(Anomaly(AnomalyKind.OUT_OF_ORDER, path, detail))
+    note = None
+    if copies:
+        note = Anomaly(AnomalyKind.DUPLICATE_EVAL, path, copies[0] + _more(len(copies)))
+    return keep, note, problems
+
+
+def _backwards(
+    name: str, series: npt.NDArray[np.float64], keep: npt.NDArray[np.bool_], lines: list[int]
+) -> list[str]:
+    """Where `series` (the entries in `keep`, NaN aside) goes down."""
+    index = np.flatnonzero(keep & ~np.isnan(series))
+    kept = series[index].tolist()
+    return [
+        f"line {lines[index[k + 1]]}: {name} {kept[k + 1]!r} after {kept[k]!r} on line "
+        f"{lines[index[k]]}"
+        for k in np.flatnonzero(np.diff(series[index]) < 0).tolist()
+    ]
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(a == b or (math.isnan(a) and math.isnan(b)))
+
+
+def _more(count: int) -> str:
+    return f" (and {count - 1} more)" if count > 1 else ""
 
 
 def _error(kind: AnomalyKind, path: str | Path, detail: str) -> AnomalyError:
@@ -221,7 +455,9 @@ class TrialRead:
     series: Series | None = None
     """Times and target-metric values; None when the trial is not read (see `problem`)."""
     problem: Anomaly | None = None
-    """An unreadable file: the trial is skipped."""
+    """An unreadable file or an eval sequence that cannot be trusted: the trial is skipped."""
+    notes: tuple[Anomaly, ...] = ()
+    """Further anomalies and notes on the trial's eval file."""
     other_rules: str = ""
     """The rules and ruleset one of our trials was recorded under, when not the scored ones."""
 
@@ -244,11 +480,14 @@ def _read_job(job: Job, rules: RuleVersion, ruleset: Ruleset, scored: frozenset[
             return TrialRead(job, *identity)
         spec = get_workload_spec(trial.workload)
         read, evals = read_evals_jsonl, EVALS_FILE
+    path = os.path.join(job.folder, evals)
     try:
-        series = read(os.path.join(job.folder, evals), spec.validation_metric_key)
+        series, found = check_evals(path, read(path, spec.validation_metric_key))
     except AnomalyError as e:
         return TrialRead(job, *identity, problem=e.anomaly)
-    return TrialRead(job, *identity, series=series)
+    if series is None:
+        return TrialRead(job, *identity, problem=found[0], notes=tuple(found[1:]))
+    return TrialRead(job, *identity, series=series, notes=tuple(found))
 
 
 def _trial_spec(folder: str) -> TrialSpec | Anomaly:
@@ -270,13 +509,14 @@ def read_trials(
 ) -> Iterable[TrialRead]:
     """Read the trial folders in order, in `workers` forked processes on Linux.
 
-    `workers=None` uses one per CPU from 2,000 trials on, where a pool pays off. Elsewhere
-    (no safe fork, or JAX or PyTorch loaded) they are read in this process.
+    `workers=None` uses one per CPU from 2,000 trials and 4 CPUs on, where a pool pays off.
+    Elsewhere (no safe fork, or JAX or PyTorch loaded) they are read in this process.
     """
     scored = frozenset(s.name for s in scored_workloads(rules))
     read = functools.partial(_read_job, rules=rules, ruleset=ruleset, scored=scored)
     if workers is None:
-        workers = _cpus() if len(jobs) >= _PARALLEL_FROM else 1
+        cpus = _cpus()
+        workers = cpus if len(jobs) >= _PARALLEL_FROM and cpus >= _PARALLEL_CPUS else 1
     if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
         return map(read, jobs)
     chunk = max(1, len(jobs) // (4 * workers))
