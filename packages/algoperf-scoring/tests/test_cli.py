@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -212,3 +213,40 @@ def test_help_names_the_leaderboards_each_mode_reproduces(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "published v0.5 leaderboards" in text
     assert "which no published leaderboard used" in text
+
+
+def _copy_submission(root, submission, to):
+    """A second logs folder holding `submission` of `root` (the same trials, another place)."""
+    shutil.copytree(root / submission, to / submission)
+    return to
+
+
+def test_several_roots_are_scored_together(root, tmp_path, capsys):
+    mine = _copy_submission(root, "A", tmp_path / "mine")
+    (mine / "A").rename(mine / "C")  # reference layout: the folder names the submission
+    code, out, _ = _run(capsys, root, mine, *SELF_V06)
+    assert code == 0
+    assert re.search(r"\n1 +A +1\.0000", out)
+    assert re.search(r"\n1 +C +1\.0000", out)
+    assert re.search(r"\n3 +B +0\.5000", out)
+
+
+def test_one_name_in_two_roots_is_an_error_naming_both(root, tmp_path, capsys):
+    mine = _copy_submission(root, "A", tmp_path / "mine")
+    code, _, err = _run(capsys, root, mine, *SELF_V06)
+    assert code == 1
+    assert "two submissions are named 'A'" in err
+    assert str((root / "A").resolve()) in err
+    assert str((mine / "A").resolve()) in err
+    assert f"--name {(mine / 'A').resolve()}=OTHER_NAME" in err
+
+
+def test_name_renames_a_submission_folder(root, tmp_path, capsys):
+    mine = _copy_submission(root, "A", tmp_path / "mine")
+    code, out, _ = _run(capsys, root, mine, *SELF_V06, "--name", f"{mine / 'A'}=mine_A")
+    assert code == 0
+    assert re.search(r"\n1 +A +1\.0000", out)
+    assert re.search(r"\n1 +mine_A +1\.0000", out)
+    code, _, err = _run(capsys, root, *SELF_V06, "--name", f"{mine / 'B'}=x")
+    assert code == 1
+    assert "no submission folder there" in err

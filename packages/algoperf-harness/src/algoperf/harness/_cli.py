@@ -1,4 +1,4 @@
-"""The `algoperf` command line: `run`, `sweep`, `check-submission` and `benchmark`.
+"""The `algoperf` command line: `new`, `run`, `sweep`, `check-submission` and `benchmark`.
 
 This is the only module that parses arguments. Every command that trains builds a `Sweep`
 and runs it through the same path: trials in supervised child processes
@@ -24,11 +24,15 @@ from algoperf.api import (
     AlgoPerfError,
     Framework,
     Ruleset,
+    SubmissionError,
     TrialStatus,
     get_rules,
     load_submission,
     validation_problems,
 )
+from algoperf.harness._contract import framework_of_file
+from algoperf.harness._guide import guide_link
+from algoperf.harness._new import search_space_file, write_submission
 from algoperf.harness._supervisor import run_isolated
 from algoperf.harness._sweep import Sweep, SweepResult, SweepSubmission, SweepTrial, expand_sweep
 from algoperf.harness._workers import run_workers, shard, visible_gpus, worker_devices
@@ -39,6 +43,18 @@ DEFAULT_BENCHMARK_BASELINES = ("nadamw", "adamw")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="algoperf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    new = commands.add_parser("new", help="write a working submission to start from")
+    new.add_argument("name", help="the submission's name: NAME.py (a Python identifier)")
+    new.add_argument("--framework", required=True, choices=[f.value for f in Framework])
+    new.add_argument(
+        "--ruleset",
+        default="external",
+        choices=[r.value for r in Ruleset],
+        help="external: also write NAME_search_space.json (default); self: fixed defaults",
+    )
+    new.add_argument("--dir", type=Path, default=Path(), help="where to write (default: here)")
+    new.add_argument("--force", action="store_true", help="overwrite existing files")
 
     run = commands.add_parser("run", help="run a submission's studies on one workload")
     run.add_argument("submission", type=Path, help="the submission's .py file")
@@ -82,7 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path)
     check.add_argument("--framework", default="jax", choices=[f.value for f in Framework])
     check.add_argument("--workload", default="digits_mlp")
-    check.add_argument("--search-space", type=Path, help="external tuning: a point of it is used")
+    check.add_argument(
+        "--search-space",
+        type=Path,
+        help="external tuning: a point of it is used (default: NAME_search_space.json beside "
+        "the file, if there is one)",
+    )
     check.add_argument("--steps", type=int, default=5)
     check.add_argument("--trial-timeout", type=float, help="seconds before a hung trial is killed")
 
@@ -95,8 +116,43 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--studies", type=int, help="default: the rules' (dev: 2)")
     bench.add_argument("--trials", type=int, help="default: the rules' (dev: 2)")
     bench.add_argument("--plot", type=Path, default=None, help="performance-profile plot file")
+    bench.add_argument(
+        "--submission",
+        dest="submissions",
+        action=_AddSubmission,
+        default=[],
+        metavar="PATH[:FRAMEWORK]",
+        help="also run and rank this submission (repeatable); its framework is read from its "
+        "imports unless given",
+    )
+    bench.add_argument(
+        "--search-space",
+        action=_AddSearchSpace,
+        metavar="FILE",
+        help="the search space of the --submission before it (default: "
+        "NAME_search_space.json beside it)",
+    )
     _common(bench, "runs/benchmark")
     return parser
+
+
+class _AddSubmission(argparse.Action):
+    """`--submission PATH[:FRAMEWORK]`: one more user submission for `benchmark`."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        path, _, framework = str(values).rpartition(":")
+        if framework not in {f.value for f in Framework}:
+            path, framework = str(values), None
+        getattr(namespace, self.dest).append({"path": Path(path), "framework": framework})
+
+
+class _AddSearchSpace(argparse.Action):
+    """`--search-space FILE` after a `--submission`: that submission's search space."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        if not namespace.submissions:
+            parser.error("--search-space goes after the --submission it belongs to")
+        namespace.submissions[-1]["search_space"] = Path(values)
 
 
 def _common(parser: argparse.ArgumentParser, experiment_dir: str) -> None:
@@ -119,6 +175,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)  # messages keep their lines whole
     commands = {
+        "new": _new,
         "run": _run,
         "sweep": _sweep,
         "check-submission": _check,
@@ -134,6 +191,20 @@ def cli(argv: Sequence[str] | None = None) -> int:
 def cli_exit() -> None:
     """Console-script entry point."""
     sys.exit(cli())
+
+
+def _new(args: argparse.Namespace, console: Console) -> int:
+    del console
+    paths = write_submission(
+        args.name, Framework(args.framework), Ruleset(args.ruleset), args.dir, force=args.force
+    )
+    print("wrote " + " and ".join(str(p) for p in paths))
+    space = f" --search-space {paths[1]}" if len(paths) > 1 else ""
+    print("next:")
+    print(f"  algoperf check-submission {paths[0]} --framework {args.framework}{space}")
+    print(f"  algoperf benchmark --submission {paths[0]}{space}")
+    print("the guide: docs/submitting.md")
+    return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -161,7 +232,7 @@ def _sweep_of(args: argparse.Namespace, submissions: list[SweepSubmission], **fi
     try:
         sweep = Sweep(
             submissions=submissions,
-            experiment_dir=args.experiment_dir,
+            experiment_dir=args.experiment_dir.resolve(),  # orbax needs absolute paths
             rules=args.rules,
             seed=args.seed,
             studies=args.studies,
@@ -286,8 +357,27 @@ def _print_sweep_results(results: list[SweepResult], console: Console) -> int:
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
+    try:
+        return _check_submission(args, console)
+    except SubmissionError as e:
+        console.print(f"[red]error:[/red] {e.path}: ", markup=True, highlight=False, end="")
+        console.print("the submission does not follow the AlgoPerf API:", markup=False)
+        for problem in e.problems:
+            console.print(f"  - {problem}\n    see {guide_link(problem)}", markup=False)
+        return 1
+    except AlgoPerfError as e:
+        console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        console.print(f"see {guide_link(str(e))}", markup=False, highlight=False)
+        return 1
+
+
+def _check_submission(args: argparse.Namespace, console: Console) -> int:
     submission = load_submission(args.submission)
     print(f"{submission.path}: the five functions and their parameters follow the API")
+    found = search_space_file(args.submission)
+    if args.search_space is None and submission.required_hyperparameters and found.is_file():
+        args.search_space = found
+        print(f"using the search space {found}")
     if args.search_space is None and submission.required_hyperparameters:
         raise AlgoPerfError(
             f"{submission.path} requires the hyperparameters "
@@ -315,7 +405,9 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         [result] = run_isolated(expand_sweep(sweep), sweep)
     outcome = result.outcome
     if outcome is None or outcome.status is TrialStatus.FAILED:
-        console.print(result.error or outcome.error, markup=False, highlight=False)  # type: ignore[union-attr]
+        error = str(result.error or outcome.error)  # type: ignore[union-attr]
+        console.print(error, markup=False, highlight=False)
+        console.print(f"see {guide_link(error)}", markup=False, highlight=False)
         steps = 0 if outcome is None else outcome.global_step
         print(f"FAILED after {steps} steps of {args.workload} ({args.framework})")
         return 1
@@ -337,17 +429,65 @@ def _benchmark(args: argparse.Namespace, console: Console) -> int:
         for framework in args.frameworks
         for baseline in args.baselines
     ]
-    sweep = _sweep_of(args, baselines, workloads=list(rules.base_workloads))
+    users = [_user_submission(**option) for option in args.submissions]
+    _check_names([s.resolved(Path()) for s in baselines + users])
+    sweep = _sweep_of(args, baselines + users, workloads=list(rules.base_workloads))
     started = time.perf_counter()
     code = _run_sweep(sweep, expand_sweep(sweep), console)
     console.print(f"trials done in {time.perf_counter() - started:.0f} s; scoring")
     report = score_logs(args.experiment_dir, ScoringOptions(rules=rules, bootstrap_samples=200))
     print(render(report))
+    for user in sweep.submissions[len(baselines) :]:
+        print(_standing(report, str(user.name)))
     if args.plot is not None:
         from algoperf.scoring import plot_performance_profiles
 
         print(f"performance profiles: {plot_performance_profiles(report, args.plot)}")
     return code
+
+
+def _user_submission(
+    path: Path, framework: str | None, search_space: Path | None = None
+) -> SweepSubmission:
+    """A `benchmark --submission`: its framework from its imports, its search space beside it."""
+    if not path.is_file():
+        raise AlgoPerfError(f"--submission {path}: no such file")
+    framework = framework or (f.value if (f := framework_of_file(path)) else None)
+    if framework is None:
+        raise AlgoPerfError(
+            f"--submission {path}: cannot tell its framework from its imports; "
+            f"write --submission {path}:jax or {path}:pytorch"
+        )
+    if search_space is None and search_space_file(path).is_file():
+        search_space = search_space_file(path)
+    if search_space is None:
+        raise AlgoPerfError(
+            f"--submission {path}: the benchmark tunes externally, so it needs a search space; "
+            f"add --search-space FILE after it (see docs/submitting.md#external-and-self-tuning)"
+        )
+    return SweepSubmission(framework=Framework(framework), path=path, search_space=search_space)
+
+
+def _check_names(submissions: list[SweepSubmission]) -> None:
+    """Raise if two submissions would write their records under one name."""
+    seen: dict[str, SweepSubmission] = {}
+    for s in submissions:
+        if (other := seen.setdefault(str(s.name), s)) is not s:
+            raise AlgoPerfError(
+                f"two submissions are named {s.name!r} ({other.path} and {s.path}); "
+                "rename one of the files"
+            )
+
+
+def _standing(report: Any, name: str) -> str:
+    """Where `name` ranks on the leaderboard of `report`."""
+    if name not in report.submissions:
+        return f"{name}: not on the leaderboard (no trials scored; see the errors above)"
+    row = report.submissions.index(name)
+    return (
+        f"{name} ranks {int(report.ranks[row])} of {len(report.submissions)} "
+        f"with a benchmark score of {float(report.score[row]):.3f}"
+    )
 
 
 def _progress(console: Console) -> Progress:

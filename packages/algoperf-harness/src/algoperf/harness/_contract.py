@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import types
+from pathlib import Path
 
 from algoperf.api import Framework, Submission
 from algoperf.harness._trial import ContractError
@@ -15,6 +16,12 @@ _ROOTS = {
     "torch": Framework.PYTORCH,
 }
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+(jax|flax|optax|torch)\b", re.MULTILINE)
+
+
+def framework_of_file(path: Path) -> Framework | None:
+    """The one framework a submission file imports at the start of a line; None if not one."""
+    used = {_ROOTS[m] for m in _IMPORT.findall(path.read_text())}
+    return used.pop() if len(used) == 1 else None
 
 
 def frameworks_used(submission: Submission) -> set[Framework]:

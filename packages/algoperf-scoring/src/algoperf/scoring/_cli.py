@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from algoperf.api import RULE_VERSIONS, AlgoPerfError, Ruleset, get_rules
 from algoperf.scoring._anomalies import summarize_anomalies
-from algoperf.scoring._ingest import load_logs
+from algoperf.scoring._ingest import Logs, TrialLog, load_logs
 from algoperf.scoring._plots import check_plot_path, plot_performance_profiles, plot_tau_sensitivity
 from algoperf.scoring._profiles import Integration
 from algoperf.scoring._reports import Format, render
@@ -18,10 +19,12 @@ from algoperf.scoring._time_to_target import workload_times
 from algoperf.scoring._times import WorkloadTimes, read_times_csv
 
 _EPILOG = """\
-ROOT holds one folder per submission, in our layout (trial.json + evals.jsonl, any
+Each ROOT holds one folder per submission, in our layout (trial.json + evals.jsonl, any
 nesting) or the reference's (study_<k>/<workload>_<framework>/trial_<i>/
-eval_measurements.csv). --times reads a CSV with columns submission, workload, seconds
-(inf and nan allowed) instead. Anomalies of the input are summarised on stderr.
+eval_measurements.csv); several ROOTs are scored together (your runs beside published
+logs), and a name found under two of them is an error unless --name renames one. --times
+reads a CSV with columns submission, workload, seconds (inf and nan allowed) instead.
+Anomalies of the input are summarised on stderr.
 """
 
 
@@ -32,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("root", nargs="?", type=Path, help="folder of submission folders")
+    parser.add_argument("root", nargs="*", type=Path, help="folders of submission folders")
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="FOLDER=NAME",
+        help="score the submission in FOLDER (a ROOT's sub-folder) as NAME (repeatable)",
+    )
     parser.add_argument("--times", type=Path, metavar="FILE.csv", help="per-workload times")
     parser.add_argument(
         "--ruleset",
@@ -88,7 +98,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if (args.root is None) == (args.times is None):
+    if bool(args.root) == (args.times is not None):
         parser.error("give either ROOT or --times FILE.csv")
     try:
         if args.plot is not None:
@@ -129,10 +139,48 @@ def cli(argv: Sequence[str] | None = None) -> int:
 def _read(args: argparse.Namespace, options: ScoringOptions) -> WorkloadTimes:
     if args.times is not None:
         return read_times_csv(args.times, options.rules, strict=args.strict)
-    logs = load_logs(
-        args.root, options.rules, options.ruleset, strict=args.strict, workers=args.workers
-    )
-    return workload_times(logs, reference_compat=options.reference_compat)
+    renames = dict(_rename(option) for option in args.name)
+    logs = [
+        load_logs(root, options.rules, options.ruleset, strict=args.strict, workers=args.workers)
+        for root in args.root
+    ]
+    merged = _merge(args.root, logs, renames)
+    return workload_times(merged, reference_compat=options.reference_compat)
+
+
+def _rename(option: str) -> tuple[Path, str]:
+    folder, sep, name = option.rpartition("=")
+    if not sep or not folder or not name:
+        raise AlgoPerfError(f"--name {option!r}: expected FOLDER=NAME, e.g. runs/mine/adamw=mine")
+    return Path(folder).resolve(), name
+
+
+def _merge(roots: Sequence[Path], logs: Sequence[Logs], renames: dict[Path, str]) -> Logs:
+    """The logs of several roots as one, each submission renamed as `renames` says.
+
+    Raises:
+        AlgoPerfError: a name is in two folders, or a --name folder holds no submission.
+    """
+    folders: dict[str, Path] = {}  # final name -> its submission folder
+    trials: list[TrialLog] = []
+    for root, part in zip(roots, logs, strict=True):
+        found = {t.submission: root / t.path.relative_to(root).parts[0] for t in part.trials}
+        for submission in part.submissions:
+            folder = found.get(submission, root / submission).resolve()
+            name = renames.pop(folder, submission)
+            if (other := folders.setdefault(name, folder)) != folder:
+                raise AlgoPerfError(
+                    f"two submissions are named {name!r}: {other} and {folder}; "
+                    f"rename one with --name {folder}=OTHER_NAME"
+                )
+            trials += [
+                replace(t, submission=name) for t in part.trials if t.submission == submission
+            ]
+    if renames:
+        raise AlgoPerfError(f"--name {', '.join(map(str, renames))}: no submission folder there")
+    anomalies = tuple(a for part in logs for a in part.anomalies)
+    first = logs[0]
+    return Logs(first.rules, first.ruleset, tuple(sorted(folders)), tuple(trials), anomalies)
 
 
 def cli_exit() -> None:
