@@ -48,7 +48,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite against the locked environment (the test group has both frameworks)."""
     _sync(session, "--group", "test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--durations=10", *session.posargs)  # the slowest tests, in every log
 
 
 def _standalone(session: nox.Session, packages: list[str], import_name: str) -> None:
