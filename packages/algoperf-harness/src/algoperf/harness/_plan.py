@@ -55,13 +55,7 @@ class PlannedOptions(BaseModel):
 
     @classmethod
     def of(cls, options: TrialOptions) -> PlannedOptions:
-        return cls(
-            data_dir=options.data_dir,
-            max_global_steps=options.max_global_steps,
-            checkpoint_every=options.checkpoint_every,
-            resume=options.resume,
-            keep_checkpoints=options.keep_checkpoints,
-        )
+        return cls(**{name: getattr(options, name) for name in cls.model_fields})
 
     def options(self) -> TrialOptions:
         return TrialOptions(**self.model_dump())
