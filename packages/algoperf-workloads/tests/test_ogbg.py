@@ -17,8 +17,8 @@ from algoperf.workloads.ogbg.graphs import (
     GraphDataset,
     GraphSplit,
     pad_graphs,
-    shard_graph_batch,
 )
+from algoperf.workloads._pipeline import ProcessShare
 from algoperf.workloads.ogbg.metrics import graph_metrics, mean_average_precision
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS
 from algoperf.workloads.testing import assert_fp32_close
@@ -77,7 +77,7 @@ def test_padded_sub_batch_budgets_masks_and_bidirectional_edges(split):
     np.testing.assert_array_equal(batch["targets"][:3][labelled], split.labels[:3][labelled])
 
 
-def test_global_batches_pack_whole_graphs_and_shard_per_rank(split):
+def test_global_batches_pack_whole_graphs_and_each_process_builds_its_own(split):
     ds = GraphDataset({"train": split, "validation": split}, num_shards=4)
     batches = list(ds.eval_batches("validation", 16))
     budget = Budget.for_batch_size(4)
@@ -91,15 +91,36 @@ def test_global_batches_pack_whole_graphs_and_shard_per_rank(split):
         np.testing.assert_array_equal(g.receivers // budget.nodes, sub)
         seen += int((batch["weights"].sum(axis=1) > 0).sum())
     assert seen == len(split)  # every graph once (all synthetic graphs have labels)
-    last = batches[-1]
-    local = shard_graph_batch(last, rank=1, world_size=2)
-    assert len(local["inputs"].nodes) == 2 * budget.nodes
-    assert 0 <= local["inputs"].senders.min() <= local["inputs"].senders.max() < 2 * budget.nodes
-    np.testing.assert_array_equal(local["weights"], last["weights"][2 * budget.graphs :])
+    for whole, local in zip(
+        batches, ds.eval_batches("validation", 16, share=ProcessShare(1, 2)), strict=True
+    ):
+        # The second process builds only the last two sub-batches, its node indices local.
+        assert len(local["inputs"].nodes) == 2 * budget.nodes
+        senders = local["inputs"].senders
+        assert 0 <= senders.min() <= senders.max() < 2 * budget.nodes
+        np.testing.assert_array_equal(
+            senders + 2 * budget.nodes, whole["inputs"].senders[2 * budget.edges :]
+        )
+        np.testing.assert_array_equal(local["weights"], whole["weights"][2 * budget.graphs :])
     with pytest.raises(ValueError, match="not divisible by the 3 processes"):
-        shard_graph_batch(last, 0, 3)
+        ds.eval_batches("validation", 16, share=ProcessShare(0, 3))
     with pytest.raises(ValueError, match="not divisible by the 4 graph sub-batches"):
         next(ds.train_batches(0, 18))
+
+
+def test_a_training_stream_resumes_from_its_position(split):
+    ds = GraphDataset({"train": split}, num_shards=2)
+    stream = ds.train_batches(4, 8)
+    reference = [next(stream) for _ in range(6)]
+    resumed = ds.train_batches(4, 8)
+    first = ds.train_batches(4, 8)
+    for _ in range(3):
+        next(first)
+    resumed.set_state(first.get_state())
+    for expected in reference[3:]:
+        got = next(resumed)
+        np.testing.assert_array_equal(got["inputs"].nodes, expected["inputs"].nodes)
+        np.testing.assert_array_equal(got["weights"], expected["weights"])
 
 
 def test_a_graph_over_budget_is_an_error(split):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from algoperf.api._enums import ForwardPassMode, LossType, Ruleset
 from algoperf.api._rules import RuleVersion, get_rules
@@ -19,6 +19,25 @@ Split = Literal["train", "eval_train", "validation", "test"]
 Batch = Mapping[str, Any]
 MetricsLogger = Callable[[Mapping[str, float], int], None]
 """Called as `logger(metrics, global_step)` by submissions that log per-step scalars."""
+
+
+@runtime_checkable
+class ResumableQueue(Protocol):
+    """A training input queue whose position is a small state, saved in checkpoints.
+
+    A resumed trial restores the state instead of replaying the batches before it; queues
+    without one are replayed.
+    """
+
+    def __next__(self) -> Batch: ...
+
+    def get_state(self) -> dict[str, Any]:
+        """Where the queue is, as JSON-serialisable values; the next batch follows it."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from `state` without loading the batches before it."""
+        ...
 
 
 class TrainingCompleteError(Exception):
@@ -188,8 +207,9 @@ class Workload(abc.ABC):
     ) -> Iterator[Batch]:
         """Batches of `split` for the harness; submissions must not call this.
 
-        Training iterators are infinite and shuffled. Eval iterators are padded to the batch
-        size, with `weights` 0 on padding.
+        Training iterators are infinite and shuffled, and should be `ResumableQueue`s so a
+        resumed trial need not replay them. Eval iterators are padded to the batch size,
+        with `weights` 0 on padding.
         """
 
     @abc.abstractmethod

@@ -3,8 +3,9 @@
 A checkpoint is the folder `checkpoint_<global_step>` in the trial directory:
 
 - `state.json`: the loop's bookkeeping (`CheckpointState`): train-state scalars, every eval
-  record so far, how many batches the input queue has yielded, the preemption count, the wall
-  time elapsed and the spec's content hash (a checkpoint of another spec is never resumed);
+  record so far, how many batches the input queue has yielded and its state, the preemption
+  count, the wall time elapsed and the spec's content hash (a checkpoint of another spec is
+  never resumed);
 - the training arrays (parameters, model state, optimizer state), written by the framework
   runtime: orbax for JAX, `torch.save` of state_dicts (and the torch RNG state) for PyTorch.
 
@@ -47,7 +48,9 @@ class CheckpointState(BaseModel):
     preemption_count: int
     """Resumes before this checkpoint was written."""
     batches_drawn: int
-    """Batches taken from the training input queue; a resumed queue skips as many."""
+    """Batches taken from the training input queue."""
+    input_state: dict[str, Any] | None = None
+    """The input queue's state (`api.ResumableQueue`); None for a queue that is replayed."""
     elapsed: float
     """Wall seconds since the trial's clock started (continues `total_duration`)."""
     time_to_target: float | None

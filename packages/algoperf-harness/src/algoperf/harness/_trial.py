@@ -10,9 +10,10 @@ it is spent. The device is synchronised before every clock read.
 
 With checkpoints on, a checkpoint follows every `checkpoint_every`-th eval (its writing time
 counts as logging time, like the records'). A resumed trial restores the training arrays and
-the bookkeeping, truncates the records to the checkpoint's evals, and skips as many batches of
-its freshly built (deterministic) input queue as the checkpointed run had drawn; step keys
-derive from the step number, so every random stream continues where it was. A JAX trial
+the bookkeeping, truncates the records to the checkpoint's evals, and sets its freshly built
+input queue to the state saved with them (O(1): no batch is loaded again; a queue without a
+state, from a workload outside this project, is replayed instead); step keys derive from the
+step number, so every random stream continues where it was. A JAX trial
 compiles its steps again after a resume; that time is submission time (the rules time
 compilation), so the first eval after a resume usually comes at once.
 """
@@ -33,6 +34,7 @@ from typing import Any
 from algoperf.api import (
     AlgoPerfError,
     EvalRecord,
+    ResumableQueue,
     Submission,
     TrainingCompleteError,
     TrialOutcome,
@@ -118,7 +120,7 @@ class _Training:
 
 
 class _CountingQueue(Iterator[Any]):
-    """The training input queue, counting the batches drawn so a resumed trial can skip them."""
+    """The training input queue, counting the batches drawn, with its state if it has one."""
 
     def __init__(self, queue: Iterator[Any]) -> None:
         self.queue = queue
@@ -129,10 +131,18 @@ class _CountingQueue(Iterator[Any]):
         self.drawn += 1
         return batch
 
-    def skip(self, count: int) -> None:
-        """Draw and drop `count` batches (the queue is deterministic given its seed)."""
-        for _ in itertools.islice(self, count):
-            pass
+    def state(self) -> dict[str, Any] | None:
+        """The queue's own state, or None for a queue that can only be replayed."""
+        return self.queue.get_state() if isinstance(self.queue, ResumableQueue) else None
+
+    def restore(self, drawn: int, state: dict[str, Any] | None) -> None:
+        """Continue after `drawn` batches: from `state` if saved, else by replaying them."""
+        if state is not None and isinstance(self.queue, ResumableQueue):
+            self.queue.set_state(state)
+        else:
+            for _ in itertools.islice(self.queue, drawn):
+                pass
+        self.drawn = drawn
 
 
 class _StepKeys:
@@ -316,7 +326,7 @@ class _TrialLoop:
         self.records = list(saved.evals)
         self.time_to_target = saved.time_to_target
         self.preemption_count = saved.preemption_count + 1
-        self.input_queue.skip(saved.batches_drawn)
+        self.input_queue.restore(saved.batches_drawn, saved.input_state)
         self.writer.resume(self.records, self.preemption_count, self.state.global_step)
         return saved.elapsed
 
@@ -328,6 +338,7 @@ class _TrialLoop:
             spec_hash=self.spec.content_hash(),
             preemption_count=self.preemption_count,
             batches_drawn=self.input_queue.drawn,
+            input_state=self.input_queue.state(),
             elapsed=self.options.clock() - self.start_time,
             time_to_target=self.time_to_target,
             train_state=self.state.scalars(),

@@ -9,18 +9,24 @@ from typing import Any
 import numpy as np
 
 from algoperf.api import Batch, RuleVersion, Split, Workload, WorkloadSpec
-from algoperf.workloads._data import Dataset, NumpyBatch, seed_from_rng
+from algoperf.workloads._data import Dataset, NumpyBatch, ResumableBatches, seed_from_rng
 from algoperf.workloads._metrics import MetricSums, add_sums, eval_all_splits, mean_of_sums
+from algoperf.workloads._pipeline import ProcessShare
+from algoperf.workloads._prefetch import InputQueue
 
 
 class NumpyDataWorkload(Workload):
     """Batching and the eval loop, written once; frameworks only place batches and run models.
 
     Workloads load their `Dataset` and turn eval outputs into metrics (`metric_sums`, or
-    `split_metrics` for metrics that are not sums); the framework halves place batches on
-    devices (`place_batch`), run the eval forward pass (`eval_outputs`) and combine results
-    across processes.
+    `split_metrics` for metrics that are not sums); the framework halves say which rows of
+    each global batch this process loads (`process_share`), place them on devices
+    (`place_batch`), run the eval forward pass (`eval_outputs`) and combine results across
+    processes.
     """
+
+    default_data_workers: int = 0
+    """Input worker processes for real data; workloads with costly decoding raise it."""
 
     def __init__(
         self,
@@ -29,6 +35,7 @@ class NumpyDataWorkload(Workload):
         *,
         synthetic: bool = False,
         eval_batch_size: int | None = None,
+        data_workers: int | None = None,
     ) -> None:
         super().__init__(spec, rules)
         self.synthetic = synthetic
@@ -36,6 +43,14 @@ class NumpyDataWorkload(Workload):
         if eval_batch_size is not None and eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be positive, got {eval_batch_size}")
         self._eval_batch_size = eval_batch_size
+        if data_workers is not None and data_workers < 0:
+            raise ValueError(f"data_workers must be 0 or more, got {data_workers}")
+        self.data_workers = (
+            (0 if synthetic else self.default_data_workers)
+            if data_workers is None
+            else data_workers
+        )
+        """grain worker processes that load and transform batches (0: in this process)."""
         self._datasets: dict[str | None, Dataset] = {}
 
     @property
@@ -53,7 +68,12 @@ class NumpyDataWorkload(Workload):
 
     @abc.abstractmethod
     def place_batch(self, batch: NumpyBatch) -> Batch:
-        """A global numpy batch as this framework's (sharded) arrays."""
+        """This process's rows of a global batch as this framework's (sharded) arrays."""
+
+    @property
+    @abc.abstractmethod
+    def process_share(self) -> ProcessShare:
+        """The rows of every global batch this process loads."""
 
     @property
     @abc.abstractmethod
@@ -64,7 +84,7 @@ class NumpyDataWorkload(Workload):
     def eval_outputs(
         self, params: Any, model_state: Any, batch: NumpyBatch
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Eval-mode (logits, targets, weights) of this process's part of a global batch."""
+        """Eval-mode (logits, targets, weights) of this process's rows of a global batch."""
 
     @abc.abstractmethod
     def sum_over_processes(self, sums: MetricSums) -> MetricSums:
@@ -122,19 +142,35 @@ class NumpyDataWorkload(Workload):
     def numpy_batches(
         self, data_rng: Any, split: Split, data_dir: str | None, global_batch_size: int
     ) -> Iterator[NumpyBatch]:
-        """Global numpy batches of `split`, before device placement."""
-        data = self.dataset(data_dir)
+        """This process's numpy rows of each global batch of `split`, before placement."""
         if split == "train":
-            return data.train_batches(seed_from_rng(data_rng), global_batch_size)
+            return self.train_batches(data_rng, data_dir, global_batch_size)
         num = None
         if split == "eval_train":
             num = self.eval_size(split, self.num_eval_train_examples, data_dir)
-        return data.eval_batches(split, global_batch_size, num)
+        return self.dataset(data_dir).eval_batches(
+            split, global_batch_size, num, self.process_share, self.data_workers
+        )
+
+    def train_batches(
+        self, data_rng: Any, data_dir: str | None, global_batch_size: int
+    ) -> ResumableBatches:
+        """This process's numpy rows of each global training batch, resumable."""
+        return self.dataset(data_dir).train_batches(
+            seed_from_rng(data_rng), global_batch_size, self.process_share, self.data_workers
+        )
 
     def build_input_queue(
         self, data_rng: Any, split: Split, data_dir: str | None, global_batch_size: int
     ) -> Iterator[Batch]:
-        """Batches of `split` placed on this process's devices (see `Workload`)."""
+        """Batches of `split` placed on this process's devices (see `Workload`).
+
+        The training queue loads and places batches ahead in a thread, and resumes from its
+        state (`get_state` / `set_state`) in O(1).
+        """
+        if split == "train":
+            batches = self.train_batches(data_rng, data_dir, global_batch_size)
+            return InputQueue(batches, self.place_batch)
         return map(
             self.place_batch, self.numpy_batches(data_rng, split, data_dir, global_batch_size)
         )
@@ -154,7 +190,8 @@ class NumpyDataWorkload(Workload):
 
         def eval_split(split: str, num_examples: int) -> dict[str, float]:
             num = self.eval_size(split, num_examples, data_dir)  # type: ignore[arg-type]
-            batches = data.eval_batches(split, global_batch_size, num)
+            share = self.process_share
+            batches = data.eval_batches(split, global_batch_size, num, share, self.data_workers)
             return self.split_metrics(params, model_state, batches)
 
         return eval_all_splits(self.spec, eval_split)

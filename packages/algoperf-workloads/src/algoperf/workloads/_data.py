@@ -1,39 +1,66 @@
-"""Framework-neutral numpy batching shared by every in-memory dataset and both frameworks.
+"""The datasets' contract, and the in-memory dataset that most small workloads use.
 
 Training batches are drawn from an infinite stream of per-epoch permutations, so every batch
 is full and no example is dropped for good. Eval batches keep the split's order and are padded
 to the global batch size with `weights` 0 on the padding, so a metric summed with the weights
-does not depend on the batch size or the number of devices.
+does not depend on the batch size or the number of devices. Both are sharded by process and
+built by grain pipelines (`_pipeline`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-NumpyBatch = dict[str, Any]
-"""A batch of numpy arrays with a leading batch axis: 'inputs', 'targets' and 'weights'.
+from algoperf.workloads._pipeline import (
+    SINGLE_PROCESS,
+    BatchRequest,
+    BatchStream,
+    NumpyBatch,
+    ProcessShare,
+    eval_stream,
+    train_stream,
+)
 
-'inputs' is an array, or a NamedTuple of arrays for structured inputs such as graphs.
-"""
+
+class ResumableBatches(Iterator[NumpyBatch], Protocol):
+    """Training batches whose position is a small JSON-serialisable state."""
+
+    def get_state(self) -> dict[str, Any]:
+        """Where the stream is: restoring it continues with the next batch."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from `state` without loading the batches before it."""
+        ...
 
 
 class Dataset(Protocol):
-    """What a workload needs from its data: split sizes, training and eval batches."""
+    """What a workload needs from its data: split sizes, training and eval batches.
+
+    Both kinds of batches are this process's rows (`ProcessShare`) of each global batch.
+    """
 
     def num_examples(self, split: str) -> int:
         """Number of examples in `split` ('train', 'validation' or 'test')."""
         ...
 
-    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
-        """Infinite shuffled global training batches."""
+    def train_batches(
+        self, seed: int, global_batch_size: int, share: ProcessShare = ..., workers: int = 0
+    ) -> ResumableBatches:
+        """Infinite shuffled training batches that resume from their state in O(1)."""
         ...
 
     def eval_batches(
-        self, split: str, global_batch_size: int, num_examples: int | None = None
+        self,
+        split: str,
+        global_batch_size: int,
+        num_examples: int | None = None,
+        share: ProcessShare = ...,
+        workers: int = 0,
     ) -> Iterator[NumpyBatch]:
         """One ordered pass over the first `num_examples` of `split`, padded to full batches."""
         ...
@@ -47,59 +74,70 @@ def seed_from_rng(rng: Any) -> int:
     return int(np.random.SeedSequence(words.tolist()).generate_state(1)[0])
 
 
-def shard_for_rank(batch: Mapping[str, np.ndarray], rank: int, world_size: int) -> NumpyBatch:
-    """The `rank`-th of `world_size` equal slices of a global batch (its leading axis).
-
-    Raises:
-        ValueError: if the global batch size is not divisible by `world_size`.
-    """
-    size = len(next(iter(batch.values())))
-    if size % world_size:
-        raise ValueError(
-            f"global batch size {size} is not divisible by the {world_size} processes; "
-            "choose a batch size that is a multiple of the process count"
-        )
-    per_rank = size // world_size
-    return {k: v[rank * per_rank : (rank + 1) * per_rank] for k, v in batch.items()}
+BatchTransform = Callable[[NumpyBatch, BatchRequest], NumpyBatch]
+"""Turns gathered arrays into model inputs (normalising, augmenting with the request's keys)."""
 
 
 @dataclass(frozen=True)
 class ArrayDataset:
-    """In-memory splits ('train', 'validation', 'test') of equal-length numpy arrays."""
+    """In-memory splits ('train', 'validation', 'test') of equal-length numpy arrays.
+
+    Batches are gathered in whole (vectorised), then passed through a transform; both run in
+    grain's worker processes when there are any.
+    """
 
     splits: Mapping[str, Mapping[str, np.ndarray]]
     """Split name to arrays ('inputs', 'targets'), each with the examples on axis 0."""
+    train_transform: BatchTransform | None = None
+    """Applied to training batches (augmentation, normalisation)."""
+    eval_transform: BatchTransform | None = None
+    """Applied to eval batches."""
 
     def num_examples(self, split: str) -> int:
         """Number of examples in `split`."""
         return len(self.splits[split]["targets"])
 
-    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+    def train_batches(
+        self,
+        seed: int,
+        global_batch_size: int,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> BatchStream:
         """Infinite shuffled training batches; a new permutation each epoch."""
-        arrays = self.splits["train"]
+        load = _ArrayLoader(self.splits["train"], self.train_transform)
         n = self.num_examples("train")
-        rng = np.random.default_rng(seed)
-        order = np.empty(0, dtype=np.int64)
-        while True:
-            while len(order) < global_batch_size:
-                order = np.concatenate([order, rng.permutation(n)])
-            idx, order = order[:global_batch_size], order[global_batch_size:]
-            batch = {k: v[idx] for k, v in arrays.items()}
-            batch["weights"] = np.ones(global_batch_size, dtype=np.float32)
-            yield batch
+        return train_stream(load, n, seed, global_batch_size, share, workers)
 
     def eval_batches(
-        self, split: str, global_batch_size: int, num_examples: int | None = None
-    ) -> Iterator[NumpyBatch]:
+        self,
+        split: str,
+        global_batch_size: int,
+        num_examples: int | None = None,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> BatchStream:
         """One ordered pass over the first `num_examples` of `split`, padded to full batches.
 
-        'eval_train' reads the training split. Padding repeats zeros and has `weights` 0.
+        'eval_train' reads the training split. Padding rows have `weights` 0.
         """
         arrays = self.splits["train" if split == "eval_train" else split]
         total = len(arrays["targets"]) if num_examples is None else num_examples
-        for start in range(0, total, global_batch_size):
-            stop = min(start + global_batch_size, total)
-            yield pad_batch({k: v[start:stop] for k, v in arrays.items()}, global_batch_size)
+        load = _ArrayLoader(arrays, self.eval_transform)
+        return eval_stream(load, total, global_batch_size, share, workers)
+
+
+@dataclass(frozen=True)
+class _ArrayLoader:
+    """Gathers a request's rows of every array (picklable, for grain's workers)."""
+
+    arrays: Mapping[str, np.ndarray]
+    transform: BatchTransform | None
+
+    def __call__(self, request: BatchRequest) -> NumpyBatch:
+        batch = {k: v[request.ids] for k, v in self.arrays.items()}
+        batch["weights"] = request.weights
+        return batch if self.transform is None else self.transform(batch, request)
 
 
 def pad_batch(batch: Mapping[str, np.ndarray], size: int) -> NumpyBatch:

@@ -22,6 +22,7 @@ from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import NumpyBatch
 from algoperf.workloads._metrics import MetricSums, classification_sums
 from algoperf.workloads._params import flax_param_types
+from algoperf.workloads._pipeline import ProcessShare
 
 
 def batch_mesh() -> Mesh:
@@ -72,14 +73,22 @@ class JaxWorkload(NumpyDataWorkload):
         )
         return init["params"]
 
+    @property
+    def process_share(self) -> ProcessShare:
+        """This host's rows of every global batch; it feeds all its local devices."""
+        return ProcessShare(jax.process_index(), jax.process_count())
+
     def place_batch(self, batch: NumpyBatch) -> dict[str, jax.Array]:
-        """The global batch as arrays sharded over the mesh's batch axis."""
+        """This host's rows as parts of global arrays sharded over the mesh's batch axis."""
         size, devices = len(batch["targets"]), self.mesh.size  # every leaf's axis 0 is sharded
         if size % devices:
             raise ValueError(
                 f"global batch size {size} is not divisible by the {devices} local devices"
             )
-        return jax.device_put(dict(batch), self.batch_sharded)
+        return jax.tree.map(
+            lambda rows: jax.make_array_from_process_local_data(self.batch_sharded, rows),
+            dict(batch),
+        )
 
     def init_model_fn(self, rng: jax.Array) -> tuple[Any, Any]:
         """Parameters replicated over the mesh, and no model state."""
@@ -127,9 +136,10 @@ class JaxWorkload(NumpyDataWorkload):
     def eval_outputs(
         self, params: Any, model_state: Any, batch: NumpyBatch
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Eval logits of the whole global batch, gathered to the host, with its labels."""
+        """Eval logits of this host's rows, gathered from its devices, with their labels."""
         logits = np.asarray(self._eval_logits(params, model_state, self.place_batch(batch)))
-        return logits, batch["targets"], batch["weights"]
+        rows = self.process_share.rows(len(logits))
+        return logits[rows.start : rows.stop], batch["targets"], batch["weights"]
 
     def sum_over_processes(self, sums: MetricSums) -> MetricSums:
         """The sums as they are: one process sees every local device's results."""

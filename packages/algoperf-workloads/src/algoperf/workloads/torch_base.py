@@ -1,8 +1,8 @@
 """PyTorch half of a workload: one device, or DDP when launched by torchrun.
 
-Under DDP every rank builds the same global batch from the same seed and keeps only its own
-slice, so no rank broadcasts data (the reference broadcast from rank 0, reference-spec 2.8).
-Eval metric sums are all-reduced.
+Under DDP every rank loads only its own rows of each global batch (`process_share`), so no
+rank broadcasts data (the reference broadcast from rank 0, reference-spec 2.8) and none
+decodes another's examples. Eval metric sums are all-reduced.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from algoperf.api import ForwardPassMode, LossOutput, ParameterType, RuleVersion, WorkloadSpec
 from algoperf.workloads._base import NumpyDataWorkload
-from algoperf.workloads._data import NumpyBatch, seed_from_rng, shard_for_rank
+from algoperf.workloads._data import NumpyBatch, seed_from_rng
 from algoperf.workloads._metrics import MetricSums, classification_sums
+from algoperf.workloads._pipeline import ProcessShare
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,27 @@ class TorchWorkload(NumpyDataWorkload):
         """The processes of the job."""
         return self.runtime.world_size
 
+    @property
+    def process_share(self) -> ProcessShare:
+        """This rank's slice of every global batch."""
+        return ProcessShare(self.runtime.rank, self.runtime.world_size)
+
     def place_batch(self, batch: NumpyBatch) -> dict[str, Any]:
-        """This rank's slice of the global batch, as tensors on its device."""
-        shard = shard_for_rank(batch, self.runtime.rank, self.runtime.world_size)
-        return {k: torch.as_tensor(v).to(self.runtime.device) for k, v in shard.items()}
+        """This rank's rows as tensors on its device (copied from pinned memory on a GPU).
+
+        Structured inputs (NamedTuples of arrays, such as graphs) keep their type.
+        """
+        device = self.runtime.device
+
+        def place(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return type(value)(*map(place, value))
+            tensor = torch.as_tensor(value)
+            if device.type != "cuda":
+                return tensor
+            return tensor.pin_memory().to(device, non_blocking=True)
+
+        return {k: place(v) for k, v in batch.items()}
 
     def init_model_fn(self, rng: Any) -> tuple[nn.Module, None]:
         """The model seeded from `rng` (same on every rank), on this rank's device."""
@@ -164,7 +182,7 @@ class TorchWorkload(NumpyDataWorkload):
     def eval_outputs(
         self, params: Any, model_state: Any, batch: NumpyBatch
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Eval logits of this rank's slice of the global batch, with the slice's labels."""
+        """Eval logits of this rank's rows of the global batch, with their labels."""
         shard = self.place_batch(batch)
         logits, _ = self.model_fn(params, shard, model_state, ForwardPassMode.EVAL, None, False)
         return tuple(  # type: ignore[return-value]

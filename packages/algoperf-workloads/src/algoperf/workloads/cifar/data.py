@@ -7,18 +7,21 @@ the reference's per-channel mean and standard deviation of [0, 1] pixels.
 Training batches are augmented as the reference's input pipeline does: zero-pad to 36x36 (2
 pixels per side: its "padding 4" is the total added to each dimension by
 `tf.image.resize_with_crop_or_pad`), take a random 32x32 crop and flip left-right with
-probability 1/2.
+probability 1/2. The augmentation runs where batches are loaded: in grain's worker
+processes when the workload has any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import numpy as np
 
 from algoperf.workloads._data import ArrayDataset, NumpyBatch
-from algoperf.workloads._image_splits import synthetic_image_splits, tfds_image_splits
+from algoperf.workloads._image_splits import (
+    ImageSplits,
+    synthetic_image_splits,
+    tfds_image_splits,
+)
+from algoperf.workloads._pipeline import BatchRequest
 from algoperf.workloads.cifar.config import NUM_CLASSES
 
 TFDS_NAME = "cifar10:3.0.2"
@@ -40,43 +43,37 @@ def normalize(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0 - MEAN) / STD
 
 
-def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random `PAD`-padded 32x32 crops of (B, 32, 32, 3) images, half of them flipped."""
+def augment(images: np.ndarray, request: BatchRequest) -> np.ndarray:
+    """Random `PAD`-padded 32x32 crops of (B, 32, 32, 3) images, half of them flipped.
+
+    Each image's crop and flip come from its own key in `request`, so they do not depend
+    on the batch it lands in, the process that loads it or the number of workers.
+    """
     size = images.shape[1]
     padded = np.pad(images, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))  # (B, 36, 36, 3)
-    top, left = rng.integers(0, 2 * PAD + 1, (2, len(images)))
-    flip = rng.random(len(images)) < 0.5
+    top, left = (request.uniform(0, (2,)) * (2 * PAD + 1)).astype(np.int64).T
+    flip = request.uniform(1) < 0.5
     rows = top[:, None] + np.arange(size)  # (B, 32)
     cols = left[:, None] + np.arange(size)  # (B, 32)
     cols = np.where(flip[:, None], cols[:, ::-1], cols)
     return padded[np.arange(len(images))[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-@dataclass(frozen=True)
-class CifarDataset:
+def train_transform(batch: NumpyBatch, request: BatchRequest) -> NumpyBatch:
+    """Augmented, normalised training images."""
+    return batch | {"inputs": normalize(augment(batch["inputs"], request))}
+
+
+def eval_transform(batch: NumpyBatch, request: BatchRequest) -> NumpyBatch:
+    """Normalised eval images, without augmentation."""
+    del request
+    return batch | {"inputs": normalize(batch["inputs"])}
+
+
+def _dataset(splits: ImageSplits) -> ArrayDataset:
     """uint8 image splits, normalised per batch; training batches also augmented."""
-
-    images: ArrayDataset
-    """'inputs' (N, 32, 32, 3) uint8 and 'targets' (N,) int32 per split."""
-
-    def num_examples(self, split: str) -> int:
-        """Number of examples in `split`."""
-        return self.images.num_examples(split)
-
-    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
-        """Infinite shuffled, augmented training batches; the same for the same `seed`."""
-        augment_rng = np.random.default_rng([seed, 1])  # independent of the shuffle's stream
-        for batch in self.images.train_batches(seed, global_batch_size):
-            batch["inputs"] = normalize(augment(batch["inputs"], augment_rng))
-            yield batch
-
-    def eval_batches(
-        self, split: str, global_batch_size: int, num_examples: int | None = None
-    ) -> Iterator[NumpyBatch]:
-        """One ordered, padded pass over `split` without augmentation."""
-        for batch in self.images.eval_batches(split, global_batch_size, num_examples):
-            batch["inputs"] = normalize(batch["inputs"])
-            yield batch
+    arrays = {name: _split(*pair) for name, pair in splits.items()}
+    return ArrayDataset(arrays, train_transform, eval_transform)
 
 
 def _split(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -86,13 +83,12 @@ def _split(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     return arrays
 
 
-def synthetic(seed: int = 0) -> CifarDataset:
+def synthetic(seed: int = 0) -> ArrayDataset:
     """Random uint8 images and uniform labels of `SYNTHETIC_SIZES` per split."""
-    splits = synthetic_image_splits(SYNTHETIC_SIZES, IMAGE_SHAPE, NUM_CLASSES, seed)
-    return CifarDataset(ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()}))
+    return _dataset(synthetic_image_splits(SYNTHETIC_SIZES, IMAGE_SHAPE, NUM_CLASSES, seed))
 
 
-def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> CifarDataset:
+def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> ArrayDataset:
     """The TFDS `cifar10:3.0.2` splits under `data_dir` (TFDS's default directory when None).
 
     Args:
@@ -103,5 +99,4 @@ def load(data_dir: str | None, *, num_train: int = NUM_TRAIN) -> CifarDataset:
     Returns:
         'train', 'validation' and 'test' splits of uint8 images and int32 labels.
     """
-    splits = tfds_image_splits(TFDS_NAME, data_dir, num_train)
-    return CifarDataset(ArrayDataset({name: _split(*arrays) for name, arrays in splits.items()}))
+    return _dataset(tfds_image_splits(TFDS_NAME, data_dir, num_train))

@@ -5,21 +5,20 @@ sub-batch packs whole graphs greedily, in order, under the per-device budgets of
 reference (pbs = per-device batch size): at most 26·pbs+1 nodes, 56·pbs edges and pbs+1
 graphs, then pads to exactly those sizes. Padding nodes and edges all belong to one padding
 graph (padding edges join the first padding node to itself); further padding graphs are
-empty. Sender and receiver indices are global within the concatenated batch, so a model
-sees one flat graph whatever the device count, and a process's slice (`shard_graph_batch`)
-only shifts them.
+empty. Sender and receiver indices are global within a process's concatenated sub-batches,
+so a model sees one flat graph whatever the device count.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
-from algoperf.workloads._data import NumpyBatch
+from algoperf.workloads._pipeline import SINGLE_PROCESS, EpochOrder, NumpyBatch, ProcessShare
 
 AVG_NODES_PER_GRAPH = 26
 AVG_EDGES_PER_GRAPH = 56
@@ -146,28 +145,6 @@ def pad_graphs(split: GraphSplit, indices: Sequence[int], budget: Budget) -> Num
     return {"inputs": graphs, "targets": np.nan_to_num(labels, nan=0.0), "weights": weights}
 
 
-def pack_graphs(split: GraphSplit, order: Iterable[int], budget: Budget) -> Iterator[NumpyBatch]:
-    """Padded sub-batches of the graphs in `order`, each packed greedily to its budget.
-
-    Raises:
-        ValueError: if one graph alone exceeds the budget.
-    """
-    current: list[int] = []
-    nodes = edges = 0
-    for i in order:
-        n, e = split.size(i)
-        if n >= budget.nodes or e > budget.edges:
-            raise ValueError(f"graph {i} ({n} nodes, {e} edges) exceeds the batch budget {budget}")
-        full = len(current) + 1 >= budget.graphs
-        if full or nodes + n >= budget.nodes or edges + e > budget.edges:
-            yield pad_graphs(split, current, budget)
-            current, nodes, edges = [], 0, 0
-        current.append(i)
-        nodes, edges = nodes + n, edges + e
-    if current:
-        yield pad_graphs(split, current, budget)
-
-
 def concat_graph_batches(parts: Sequence[NumpyBatch]) -> NumpyBatch:
     """Sub-batches concatenated into one batch, node indices shifted to stay global."""
     offsets = np.cumsum([0] + [len(p["inputs"].nodes) for p in parts[:-1]])
@@ -189,37 +166,64 @@ def concat_graph_batches(parts: Sequence[NumpyBatch]) -> NumpyBatch:
     }
 
 
-def shard_graph_batch(batch: NumpyBatch, rank: int, world_size: int) -> NumpyBatch:
-    """The `rank`-th of `world_size` equal slices of a global graph batch, indices made local.
+class GraphBatches(Iterator[NumpyBatch]):
+    """Global batches packed greedily from a stream of graphs; this process builds its own.
 
-    Every leading axis is cut into equal parts; a rank's part holds whole sub-batches when
-    the number of sub-batches is divisible by `world_size`.
-
-    Raises:
-        ValueError: if the sizes are not divisible by `world_size`.
+    Every process plans all `num_shards` sub-batches of each global batch (from graph sizes
+    alone, which is cheap) and gathers and pads only those of its share, so the union over
+    processes is the single-process batch. Greedy packing starts afresh at every sub-batch,
+    so the stream's state is the position of the next unpacked graph: it resumes in O(1).
     """
-    graphs: GraphsTuple[np.ndarray] = batch["inputs"]
-    sizes = {"nodes": len(graphs.nodes), "edges": len(graphs.edges), "graphs": len(graphs.n_node)}
-    if any(size % world_size for size in sizes.values()):
-        raise ValueError(
-            f"graph batch sizes {sizes} are not divisible by the {world_size} processes; "
-            "use a number of sub-batches that is a multiple of the process count"
-        )
 
-    def part(array: np.ndarray) -> np.ndarray:
-        size = len(array) // world_size
-        return array[rank * size : (rank + 1) * size]
+    def __init__(
+        self,
+        split: GraphSplit,
+        order: Callable[[int], int],
+        budget: Budget,
+        num_shards: int,
+        share: ProcessShare,
+        end: int | None = None,
+    ) -> None:
+        """`order` maps stream positions to graphs; an eval stream ends at position `end`."""
+        self.split, self.order, self.budget, self.end = split, order, budget, end
+        self.num_shards = num_shards
+        self.mine = share.rows(num_shards)
+        self.sizes = list(zip(split.n_node.tolist(), (2 * split.n_edge).tolist(), strict=True))
+        self.position = 0
 
-    first_node = rank * (sizes["nodes"] // world_size)
-    local = GraphsTuple(
-        nodes=part(graphs.nodes),
-        edges=part(graphs.edges),
-        senders=part(graphs.senders) - first_node,
-        receivers=part(graphs.receivers) - first_node,
-        n_node=part(graphs.n_node),
-        n_edge=part(graphs.n_edge),
-    )
-    return {"inputs": local, "targets": part(batch["targets"]), "weights": part(batch["weights"])}
+    def _plan(self) -> list[int]:
+        """The graphs of the next sub-batch, advancing `position` past them."""
+        graphs: list[int] = []
+        nodes = edges = 0
+        while self.end is None or self.position < self.end:
+            i = self.order(self.position)
+            n, e = self.sizes[i]
+            if n >= self.budget.nodes or e > self.budget.edges:
+                raise ValueError(
+                    f"graph {i} ({n} nodes, {e} edges) exceeds the batch budget {self.budget}"
+                )
+            full = len(graphs) + 1 >= self.budget.graphs
+            if full or nodes + n >= self.budget.nodes or edges + e > self.budget.edges:
+                break
+            graphs.append(i)
+            nodes, edges = nodes + n, edges + e
+            self.position += 1
+        return graphs
+
+    def __next__(self) -> NumpyBatch:
+        if self.end is not None and self.position >= self.end:
+            raise StopIteration
+        plans = [self._plan() for _ in range(self.num_shards)]
+        parts = [pad_graphs(self.split, plans[s], self.budget) for s in self.mine]
+        return concat_graph_batches(parts)
+
+    def get_state(self) -> dict[str, Any]:
+        """The stream position of the next graph to pack."""
+        return {"position": self.position}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue packing at `state['position']`."""
+        self.position = int(state["position"])
 
 
 @dataclass(frozen=True)
@@ -247,35 +251,34 @@ class GraphDataset:
             )
         return Budget.for_batch_size(global_batch_size // self.num_shards)
 
-    def _global_batches(
-        self, sub_batches: Iterator[NumpyBatch], budget: Budget
-    ) -> Iterator[NumpyBatch]:
-        """Groups of `num_shards` sub-batches; a final short group is filled with padding."""
-        empty = pad_graphs(next(iter(self.splits.values())), [], budget)
-        while True:
-            parts = [b for _, b in zip(range(self.num_shards), sub_batches, strict=False)]
-            if not parts:
-                return
-            parts += [empty] * (self.num_shards - len(parts))
-            yield concat_graph_batches(parts)
+    def train_batches(
+        self,
+        seed: int,
+        global_batch_size: int,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> GraphBatches:
+        """Infinite global batches over per-epoch permutations of the training graphs.
 
-    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
-        """Infinite global batches over per-epoch permutations of the training graphs."""
+        Packing is cheap and in memory, so it runs in this process whatever `workers` says.
+        """
+        del workers
         split = self.splits["train"]
-        rng = np.random.default_rng(seed)
-
-        def order() -> Iterator[int]:
-            while True:
-                yield from rng.permutation(len(split)).tolist()
-
+        order = EpochOrder(seed, len(split))
         budget = self.budget(global_batch_size)
-        return self._global_batches(pack_graphs(split, order(), budget), budget)
+        return GraphBatches(split, order.at, budget, self.num_shards, share)
 
     def eval_batches(
-        self, split: str, global_batch_size: int, num_examples: int | None = None
-    ) -> Iterator[NumpyBatch]:
+        self,
+        split: str,
+        global_batch_size: int,
+        num_examples: int | None = None,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> GraphBatches:
         """One ordered pass over the first `num_examples` graphs; 'eval_train' reads train."""
+        del workers
         graphs = self.splits["train" if split == "eval_train" else split]
         count = len(graphs) if num_examples is None else num_examples
         budget = self.budget(global_batch_size)
-        return self._global_batches(pack_graphs(graphs, range(count), budget), budget)
+        return GraphBatches(graphs, int, budget, self.num_shards, share, end=count)

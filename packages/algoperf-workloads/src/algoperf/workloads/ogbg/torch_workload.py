@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from algoperf.api import LossOutput
-from algoperf.workloads._data import NumpyBatch
 from algoperf.workloads.ogbg import torch_model
-from algoperf.workloads.ogbg.graphs import GraphsTuple, shard_graph_batch
 from algoperf.workloads.ogbg.workload import OgbgBase
 from algoperf.workloads.torch_base import TorchWorkload
 
@@ -32,17 +28,6 @@ class OgbgWorkload(OgbgBase, TorchWorkload):
     def build_model(self) -> nn.Module:
         """The configured GraphNet."""
         return torch_model.GraphNet(self.config)
-
-    def place_batch(self, batch: NumpyBatch) -> dict[str, Any]:
-        """This rank's whole sub-batches of the global graph batch, on its device."""
-        shard = shard_graph_batch(batch, self.runtime.rank, self.runtime.world_size)
-        device = self.runtime.device
-        graphs = GraphsTuple(*(torch.as_tensor(a).to(device) for a in shard["inputs"]))
-        return {
-            "inputs": graphs,
-            "targets": torch.as_tensor(shard["targets"]).to(device),
-            "weights": torch.as_tensor(shard["weights"]).to(device),
-        }
 
     def loss_fn(
         self,
