@@ -305,7 +305,7 @@ def test_real_loader_reads_tfds_splits(tmp_path):
         assert evaluated["weights"].sum() == sizes[split]
         _assert_normalised_pixels(evaluated["inputs"])
     assert ds.splits["train"]["inputs"].dtype == np.uint8
-    assert ds.images.splits["train"]["targets"].dtype == np.int32
+    assert ds.splits["train"]["targets"].dtype == np.int32
     assert tuple(batch["inputs"].shape) == (8, 32, 32, 3)
     assert batch["inputs"].dtype == torch.float32
     _assert_normalised_pixels(batch["inputs"].numpy())
