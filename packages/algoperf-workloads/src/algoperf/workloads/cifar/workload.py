@@ -11,6 +11,7 @@ class CifarBase(NumpyDataWorkload):
     """cifar's data and model configuration; mixed into the framework halves."""
 
     output_layer = "head"
+    default_dropout_rate = None  # the ResNet has no dropout
 
     @property
     def config(self) -> ResNetConfig:
