@@ -7,9 +7,10 @@ import torch
 from flax import traverse_util
 
 from algoperf import api
-from algoperf.api import ForwardPassMode
+from algoperf.api import ForwardPassMode, ParameterType
 from algoperf.workloads import _tfds, get_workload
 from algoperf.workloads._params import jax_to_torch
+from algoperf.workloads._pipeline import ProcessShare
 from algoperf.workloads.ogbg import data
 from algoperf.workloads.ogbg.config import CONFIGS
 from algoperf.workloads.ogbg.graphs import (
@@ -18,7 +19,6 @@ from algoperf.workloads.ogbg.graphs import (
     GraphSplit,
     pad_graphs,
 )
-from algoperf.workloads._pipeline import ProcessShare
 from algoperf.workloads.ogbg.metrics import graph_metrics, mean_average_precision
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS
 from algoperf.workloads.testing import assert_fp32_close
@@ -211,6 +211,19 @@ def test_outputs_loss_and_gradients_agree(pair):
             expected = jax_to_torch(flat, PARAM_MAPS[jax_w.name])
             for name, p in model.named_parameters():
                 assert_fp32_close(p.grad.numpy(), expected[name], **tol, name=name)
+
+
+def test_node_and_edge_embeddings_are_typed_as_embeddings(pair):
+    """As the reference types them in both frameworks; their biases stay biases."""
+    jax_w, torch_w, _, _, _ = pair
+    embedding, bias = ParameterType.EMBEDDING, ParameterType.BIAS
+    jax_types = traverse_util.flatten_dict(jax_w.model_params_types, sep="/")
+    torch_types = torch_w.model_params_types
+    for layer in ("node_embedding", "edge_embedding"):
+        assert jax_types[f"{layer}/kernel"] is torch_types[f"{layer}.weight"] is embedding
+        assert jax_types[f"{layer}/bias"] is torch_types[f"{layer}.bias"] is bias
+    assert list(jax_types.values()).count(embedding) == 2
+    assert sorted(jax_types.values(), key=str) == sorted(torch_types.values(), key=str)
 
 
 def test_loss_masks_labels_and_smooths_over_tasks(pair):

@@ -101,7 +101,9 @@ def test_example_randomness_depends_on_seed_position_and_stream_only():
     keys = example_keys(7, np.arange(100, 164))
     request = BatchRequest(keys, keys, np.ones(64, np.float32))
     u = request.uniform(0, (3,))
-    assert u.shape == (64, 3) and (0 <= u).all() and (u < 1).all()
+    assert u.shape == (64, 3)
+    assert (u >= 0).all()
+    assert (u < 1).all()
     assert abs(u.mean() - 0.5) < 4 * (1 / 12 / u.size) ** 0.5  # four standard errors
     tail = BatchRequest(keys[32:], keys[32:], np.ones(32, np.float32))
     np.testing.assert_array_equal(tail.uniform(0, (3,)), u[32:])  # not the batch's make-up

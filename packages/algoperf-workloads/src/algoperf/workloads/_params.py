@@ -1,46 +1,87 @@
-"""Framework-neutral parameter helpers: structural parameter types and JAX→PyTorch layouts."""
+"""Framework-neutral parameter helpers: parameter types by module class, JAX→PyTorch layouts."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
 from algoperf.api import ParameterType
 
-_KERNEL_TYPES = {2: ParameterType.WEIGHT, 4: ParameterType.CONV_WEIGHT}
+ParamRule = Mapping[str, ParameterType]
+"""Types of the parameters of one module class: a regular expression, matched against the whole
+path of a parameter below the module (e.g. 'weight', or 'out_proj.weight' for a submodule's), to
+the parameter's type."""
 
 
-def flax_param_types(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A tree of `ParameterType` for Flax linen parameters, told apart by each module's leaves.
+def assign_param_types(
+    param_paths: Iterable[tuple[str, ...]],
+    module_types: Mapping[tuple[str, ...], type],
+    rules: Mapping[type, ParamRule],
+    *,
+    sep: str,
+    required: Mapping[type, ParamRule] = MappingProxyType({}),
+) -> dict[tuple[str, ...], ParameterType]:
+    """`ParameterType` of each parameter, by the classes of the modules that hold it.
 
-    A structural rule, not name matching: Dense and Conv own {'kernel', 'bias'} (the kernel's
-    rank tells them apart), LayerNorm owns {'scale', 'bias'} and Embed owns {'embedding'}.
-    Flax BatchNorm's parameters look like LayerNorm's, so models with batch norm need their
-    own rule.
+    A table of module classes, not substrings of names (the reference's 'bn', 'conv', 'attn'
+    matching typed any layer by what it happened to be called). A class's rule is looked up
+    along its MRO, so subclasses share it. The outermost module whose rule names a parameter
+    wins: attention's rule types its projections' kernels, which their own dense rule would
+    call plain weights.
+
+    Args:
+        param_paths: each parameter's path of module names, ending with its own name.
+        module_types: the class of every module, by its path (the root's is `()`).
+        rules: the rule of each module class.
+        sep: joins a path below a module into the string the rule's patterns match.
+        required: rules of the model's own classes, each of whose patterns must type some
+            parameter, so that renaming a layer cannot silently drop its type.
 
     Raises:
-        ValueError: for a module whose leaves fit none of these.
+        ValueError: naming the module and parameter when no rule types a parameter, or the
+            patterns in `required` that type none.
     """
-    leaves = {k for k, v in params.items() if not isinstance(v, Mapping)}
-    if not leaves:
-        return {k: flax_param_types(v) for k, v in params.items()}
-    if leaves != set(params):
-        raise ValueError(f"module mixes parameters and submodules: {sorted(params)}")
-    if "kernel" in leaves and leaves <= {"kernel", "bias"}:
-        kernel_type = _KERNEL_TYPES.get(len(params["kernel"].shape))
-        if kernel_type is not None:
-            return {"kernel": kernel_type} | (
-                {"bias": ParameterType.BIAS} if "bias" in leaves else {}
-            )
-    if "scale" in leaves and leaves <= {"scale", "bias"}:
-        types = {"scale": ParameterType.LAYER_NORM_SCALE, "bias": ParameterType.LAYER_NORM_BIAS}
-        return {k: types[k] for k in leaves}
-    if leaves == {"embedding"}:
-        return {"embedding": ParameterType.EMBEDDING}
-    raise ValueError(f"no parameter-type rule for a module with parameters {sorted(params)}")
+    types, used = {}, set()
+    for path in param_paths:
+        types[path], hit = _param_type(path, module_types, rules, sep)
+        used.add(hit)
+    unused = [
+        f"{cls.__name__} '{pattern}'"
+        for cls, rule in required.items()
+        for pattern in rule
+        if (cls, pattern) not in used
+    ]
+    if unused:
+        raise ValueError(f"parameter-type rules that match no parameter: {', '.join(unused)}")
+    return types
+
+
+def _param_type(
+    path: tuple[str, ...],
+    module_types: Mapping[tuple[str, ...], type],
+    rules: Mapping[type, ParamRule],
+    sep: str,
+) -> tuple[ParameterType, tuple[type, str]]:
+    """The type of the parameter at `path`, and the (class, pattern) that gave it."""
+    for depth in range(len(path)):
+        module_type = module_types.get(path[:depth], object)
+        ruled = next((c for c in module_type.__mro__ if c in rules), None)
+        if ruled is None:
+            continue
+        below = sep.join(path[depth:])
+        for pattern, param_type in rules[ruled].items():
+            if re.fullmatch(pattern, below):
+                return param_type, (ruled, pattern)
+    owner = path[:-1]
+    raise ValueError(
+        f"no parameter-type rule for parameter {path[-1]!r} of module "
+        f"{sep.join(owner) or '(root)'!r} ({module_types.get(owner, object).__name__}); "
+        "give its class a rule"
+    )
 
 
 class Layout(enum.Enum):

@@ -8,6 +8,8 @@ collectives (reference-spec 2.8, v0.6). There is no `pmap`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, cast
 
 import flax.linen as nn
@@ -21,8 +23,29 @@ from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
 from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import NumpyBatch
 from algoperf.workloads._metrics import MetricSums, classification_sums
-from algoperf.workloads._params import flax_param_types
+from algoperf.workloads._params import ParamRule
 from algoperf.workloads._pipeline import ProcessShare
+from algoperf.workloads.jax_params import flax_param_types
+
+
+def masked_loss_output(per_example: jax.Array, mask: jax.Array | None) -> LossOutput:
+    """`loss_fn`'s result from unreduced losses: zeroed where `mask` is 0, summed, and counted.
+
+    Args:
+        per_example: (B,) losses, or (B, ...) with trailing axes (ogbg's tasks) that the
+            'per_example' entry sums.
+        mask: 0/1 weights with as many entries as `per_example` (reshaped to its shape);
+            None counts every entry as valid.
+    """
+    if mask is None:
+        n_valid = jnp.asarray(per_example.size, per_example.dtype)
+    else:
+        mask = mask.reshape(per_example.shape)
+        per_example = per_example * mask
+        n_valid = jnp.sum(mask)
+    if per_example.ndim > 1:
+        per_example = per_example.reshape(len(per_example), -1).sum(axis=1)
+    return {"summed": jnp.sum(per_example), "n_valid_examples": n_valid, "per_example": per_example}
 
 
 def batch_mesh() -> Mesh:
@@ -33,13 +56,16 @@ def batch_mesh() -> Mesh:
 class JaxWorkload(NumpyDataWorkload):
     """A workload whose model is a Flax linen module called as `module(x, train=, dropout_rate=)`.
 
-    Models with mutable state (batch norm) override `model_fn`.
+    Every variable collection besides 'params' (batch norm's 'batch_stats') is model state.
     """
 
     output_layer: ClassVar[str] = "head"
     """Name of the output layer's top-level parameter collection."""
-    default_dropout_rate: ClassVar[float] = 0.0
-    """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
+    default_dropout_rate: ClassVar[float | None] = 0.0
+    """Dropout rate used when `model_fn` gets `dropout_rate=None`; None for a model without
+    dropout, which is then called without `dropout_rate`."""
+    param_type_rules: ClassVar[Mapping[type[nn.Module], ParamRule]] = MappingProxyType({})
+    """Parameter types for the model's own module classes (see `jax_params.flax_param_types`)."""
 
     def __init__(
         self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, **options: Any
@@ -91,14 +117,22 @@ class JaxWorkload(NumpyDataWorkload):
         )
 
     def init_model_fn(self, rng: jax.Array) -> tuple[Any, Any]:
-        """Parameters replicated over the mesh, and no model state."""
+        """Parameters and model state, replicated over the mesh.
+
+        The state is every collection besides 'params' (batch-norm running statistics, mean 0
+        and variance 1), or None when there are none.
+        """
         # One compiled init instead of op-by-op dispatch (seconds for message-passing models).
         init = jax.jit(self.model.init, static_argnames="train")
-        variables = init({"params": rng}, self.example_inputs(), train=False)
-        params = variables["params"]
+        state = dict(init({"params": rng}, self.example_inputs(), train=False))
+        params = state.pop("params")
         self._param_shapes = jax.tree.map(lambda p: p.shape, params)
-        self._param_types = flax_param_types(params)
-        return jax.device_put(params, self.replicated), None
+        self._param_types = flax_param_types(
+            lambda: self.model.init({"params": rng}, self.example_inputs(), train=False),
+            self.param_type_rules,
+        )
+        state = jax.device_put(state, self.replicated) if state else None
+        return jax.device_put(params, self.replicated), state
 
     def is_output_params(self, param_key: str) -> bool:
         """Whether `param_key` is the output layer's top-level key."""
@@ -114,20 +148,28 @@ class JaxWorkload(NumpyDataWorkload):
         update_batch_norm: bool,
         dropout_rate: float | None = None,
     ) -> tuple[jax.Array, Any]:
-        """Logits; dropout only in TRAIN mode, drawing from `rng`."""
-        del update_batch_norm  # no batch norm in these models
+        """Logits and the model state (see `Workload` for the batch-norm contract).
+
+        TRAIN normalises with the statistics of the whole global batch and returns updated
+        model state only when `update_batch_norm`; EVAL uses the running statistics and
+        returns the state unchanged. Dropout only in TRAIN mode, drawing from `rng`.
+        """
         train = mode is ForwardPassMode.TRAIN
-        rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
-        rngs = {"dropout": rng} if train and rng is not None else None
-        logits = self.model.apply(
-            {"params": params},
-            augmented_and_preprocessed_input_batch["inputs"],
-            train=train,
-            dropout_rate=rate,
-            rngs=rngs,
-        )
-        # Without `mutable`, flax's `apply` returns the output alone (annotated as a union).
-        return cast(jax.Array, logits), model_state
+        variables = {"params": params, **(model_state or {})}
+        inputs = augmented_and_preprocessed_input_batch["inputs"]
+        kwargs: dict[str, Any] = {"train": train}
+        if self.default_dropout_rate is not None:
+            kwargs["dropout_rate"] = (
+                self.default_dropout_rate if dropout_rate is None else dropout_rate
+            )
+        if train and rng is not None:
+            kwargs["rngs"] = {"dropout": rng}
+        if not (train and model_state):
+            # Without `mutable`, flax's `apply` returns the output alone (annotated as a union).
+            return cast(jax.Array, self.model.apply(variables, inputs, **kwargs)), model_state
+        # Training batch norm writes its statistics, so they must be mutable even when unused.
+        logits, new_state = self.model.apply(variables, inputs, mutable=list(model_state), **kwargs)
+        return logits, (dict(new_state) if update_batch_norm else model_state)
 
     def _eval_forward(self, params: Any, model_state: Any, batch: dict[str, jax.Array]) -> Any:
         logits, _ = self.model_fn(params, batch, model_state, ForwardPassMode.EVAL, None, False)
@@ -164,16 +206,7 @@ class JaxClassificationWorkload(JaxWorkload):
         one_hot = jax.nn.one_hot(label_batch, logits_batch.shape[-1])
         targets = optax.smooth_labels(one_hot, label_smoothing)
         per_example = optax.softmax_cross_entropy(logits_batch, targets)
-        if mask_batch is None:
-            n_valid = jnp.asarray(per_example.shape[0], dtype=per_example.dtype)
-        else:
-            per_example = per_example * mask_batch
-            n_valid = jnp.sum(mask_batch)
-        return {
-            "summed": jnp.sum(per_example),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss_output(per_example, mask_batch)
 
     def metric_sums(
         self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray

@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,11 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from algoperf.api import ForwardPassMode, LossOutput, ParameterType, RuleVersion, WorkloadSpec
+from algoperf.api import ForwardPassMode, LossOutput, RuleVersion, WorkloadSpec
 from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import NumpyBatch, seed_from_rng
 from algoperf.workloads._metrics import MetricSums, classification_sums
+from algoperf.workloads._params import ParamRule
 from algoperf.workloads._pipeline import ProcessShare
+from algoperf.workloads.torch_params import torch_param_types
 
 
 @dataclass(frozen=True)
@@ -69,41 +73,37 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-_MODULE_PARAM_TYPES: dict[type[nn.Module], dict[str, ParameterType]] = {
-    nn.Linear: {"weight": ParameterType.WEIGHT, "bias": ParameterType.BIAS},
-    nn.Conv2d: {"weight": ParameterType.CONV_WEIGHT, "bias": ParameterType.BIAS},
-    nn.LayerNorm: {"weight": ParameterType.LAYER_NORM_SCALE, "bias": ParameterType.LAYER_NORM_BIAS},
-    nn.Embedding: {"weight": ParameterType.EMBEDDING},
-}
-
-
-def torch_param_types(model: nn.Module) -> dict[str, ParameterType]:
-    """`ParameterType` per parameter name, by the type of the module that owns it.
-
-    Raises:
-        ValueError: for a parameter of a module type without a rule.
-    """
-    types = {}
-    for prefix, module in model.named_modules():
-        for name, _ in module.named_parameters(recurse=False):
-            rule = _MODULE_PARAM_TYPES.get(type(module), {})
-            if name not in rule:
-                raise ValueError(f"no parameter-type rule for {type(module).__name__}.{name}")
-            types[f"{prefix}.{name}" if prefix else name] = rule[name]
-    return types
+def masked_loss_output(per_example: torch.Tensor, mask: torch.Tensor | None) -> LossOutput:
+    """`loss_fn`'s result from unreduced losses; see `jax_base.masked_loss_output`."""
+    if mask is None:
+        n_valid = torch.tensor(float(per_example.numel()), device=per_example.device)
+    else:
+        mask = mask.reshape(per_example.shape)
+        per_example = per_example * mask
+        n_valid = mask.sum()
+    if per_example.ndim > 1:
+        per_example = per_example.reshape(len(per_example), -1).sum(dim=1)
+    return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
 
 
 class TorchWorkload(NumpyDataWorkload):
     """A workload whose model is an `nn.Module` called as `model(x, dropout_rate=)`.
 
     `params` is the module itself (wrapped in DDP when there are several processes), as in
-    the reference. Models with batch norm override `model_fn`.
+    the reference. The model state is None: batch-norm running statistics are the module's
+    buffers.
     """
 
     output_layer: ClassVar[str] = "head"
     """Name of the output layer's submodule."""
-    default_dropout_rate: ClassVar[float] = 0.0
-    """Dropout rate used when `model_fn` gets `dropout_rate=None`."""
+    default_dropout_rate: ClassVar[float | None] = 0.0
+    """Dropout rate used when `model_fn` gets `dropout_rate=None`; None for a model without
+    dropout, which is then called without `dropout_rate`."""
+    takes_update_batch_norm: ClassVar[bool] = False
+    """Whether the model is called with `update_batch_norm=`: True only in TRAIN mode when the
+    caller asks, so its batch norms update their running statistics only then."""
+    param_type_rules: ClassVar[Mapping[type[nn.Module], ParamRule]] = MappingProxyType({})
+    """Parameter types for the model's own module classes (see `torch_params.torch_param_types`)."""
 
     def __init__(
         self, spec: WorkloadSpec, rules: str | RuleVersion | None = None, **options: Any
@@ -147,14 +147,19 @@ class TorchWorkload(NumpyDataWorkload):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_from_rng(rng))
             model = self.build_model()
-        named = dict(model.named_parameters())
-        self._param_shapes = {k: tuple(p.shape) for k, p in named.items()}
-        self._param_types = torch_param_types(model)
-        model.to(self.runtime.device)
-        if self.runtime.world_size > 1:
-            ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
-            model = DistributedDataParallel(model, device_ids=ids)
-        return model, None
+        self._param_shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
+        self._param_types = torch_param_types(model, self.param_type_rules)
+        return self.wrap_for_processes(model.to(self.runtime.device)), None
+
+    def wrap_for_processes(self, model: nn.Module) -> nn.Module:
+        """`model` in DDP when the job has several processes; as it is otherwise.
+
+        DDP all-reduces the gradients in `backward`, so every rank steps the same parameters.
+        """
+        if self.runtime.world_size == 1:
+            return model
+        ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
 
     def is_output_params(self, param_key: str) -> bool:
         """Whether `param_key` (e.g. 'head.weight') belongs to the output layer."""
@@ -170,13 +175,24 @@ class TorchWorkload(NumpyDataWorkload):
         update_batch_norm: bool,
         dropout_rate: float | None = None,
     ) -> tuple[torch.Tensor, Any]:
-        """Logits; EVAL mode runs `model.eval()` under `no_grad`."""
-        del rng, update_batch_norm  # dropout uses the torch RNG; no batch norm here
+        """Logits (see `Workload` for the batch-norm contract).
+
+        TRAIN normalises with the statistics of the global batch and updates the running
+        statistics in place only when `update_batch_norm`; EVAL runs `model.eval()` under
+        `no_grad` with the running statistics.
+        """
+        del rng  # dropout uses the torch RNG
         train = mode is ForwardPassMode.TRAIN
-        rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
+        kwargs: dict[str, Any] = {}
+        if self.default_dropout_rate is not None:
+            kwargs["dropout_rate"] = (
+                self.default_dropout_rate if dropout_rate is None else dropout_rate
+            )
+        if self.takes_update_batch_norm:
+            kwargs["update_batch_norm"] = train and update_batch_norm
         params.train(train)
         with contextlib.nullcontext() if train else torch.no_grad():
-            logits = params(augmented_and_preprocessed_input_batch["inputs"], dropout_rate=rate)
+            logits = params(augmented_and_preprocessed_input_batch["inputs"], **kwargs)
         return logits, model_state
 
     def eval_outputs(
@@ -224,16 +240,7 @@ class TorchClassificationWorkload(TorchWorkload):
         per_example = F.cross_entropy(
             logits_batch, label_batch.long(), reduction="none", label_smoothing=label_smoothing
         )
-        if mask_batch is None:
-            n_valid = torch.tensor(float(len(per_example)), device=per_example.device)
-        else:
-            per_example = per_example * mask_batch
-            n_valid = mask_batch.sum()
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss_output(per_example, mask_batch)
 
     def metric_sums(
         self, logits: np.ndarray, targets: np.ndarray, weights: np.ndarray

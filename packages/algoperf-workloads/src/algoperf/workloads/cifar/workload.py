@@ -14,6 +14,7 @@ class CifarBase(NumpyDataWorkload):
     output_layer = "head"
     default_data_workers = 2
     """Augmentation (pad, crop, flip) and normalisation run in two grain workers."""
+    default_dropout_rate = None  # the ResNet has no dropout
 
     @property
     def config(self) -> ResNetConfig:

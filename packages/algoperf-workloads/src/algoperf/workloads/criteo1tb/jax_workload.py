@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from algoperf.api import LossOutput
 from algoperf.workloads.criteo1tb import jax_model
 from algoperf.workloads.criteo1tb.config import NUM_DENSE_FEATURES, NUM_SPARSE_FEATURES
 from algoperf.workloads.criteo1tb.workload import CriteoBase
-from algoperf.workloads.jax_base import JaxWorkload
+from algoperf.workloads.jax_base import JaxWorkload, masked_loss_output
 
 
 class Criteo1TbWorkload(CriteoBase, JaxWorkload):
@@ -42,13 +41,4 @@ class Criteo1TbWorkload(CriteoBase, JaxWorkload):
         per_example = -(
             labels * jax.nn.log_sigmoid(logits) + (1 - labels) * jax.nn.log_sigmoid(-logits)
         )
-        if mask_batch is None:
-            n_valid = jnp.asarray(per_example.shape[0], per_example.dtype)
-        else:
-            per_example = per_example * mask_batch.reshape(-1)
-            n_valid = mask_batch.sum()
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss_output(per_example, mask_batch)

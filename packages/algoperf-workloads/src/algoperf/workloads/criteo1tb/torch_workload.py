@@ -9,7 +9,7 @@ from torch import nn
 from algoperf.api import LossOutput
 from algoperf.workloads.criteo1tb import torch_model
 from algoperf.workloads.criteo1tb.workload import CriteoBase
-from algoperf.workloads.torch_base import TorchWorkload
+from algoperf.workloads.torch_base import TorchWorkload, masked_loss_output
 
 
 class Criteo1TbWorkload(CriteoBase, TorchWorkload):
@@ -34,13 +34,4 @@ class Criteo1TbWorkload(CriteoBase, TorchWorkload):
         logits = logits_batch.reshape(-1)
         labels = label_batch.reshape(-1)
         per_example = -(labels * F.logsigmoid(logits) + (1 - labels) * F.logsigmoid(-logits))
-        if mask_batch is None:
-            n_valid = torch.tensor(float(len(per_example)), device=per_example.device)
-        else:
-            per_example = per_example * mask_batch.reshape(-1)
-            n_valid = mask_batch.sum()
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss_output(per_example, mask_batch)

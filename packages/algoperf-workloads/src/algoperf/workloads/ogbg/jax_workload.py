@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf.api import LossOutput
-from algoperf.workloads.jax_base import JaxWorkload
+from algoperf.api import LossOutput, ParameterType
+from algoperf.workloads.jax_base import JaxWorkload, masked_loss_output
 from algoperf.workloads.ogbg import jax_model
 from algoperf.workloads.ogbg.data import synthetic_split
 from algoperf.workloads.ogbg.graphs import Budget, GraphsTuple, pad_graphs
 from algoperf.workloads.ogbg.workload import OgbgBase
 
 
-def masked_binary_cross_entropy(
-    labels: jax.Array, logits: jax.Array, mask: jax.Array, label_smoothing: float = 0.0
+def binary_cross_entropy(
+    labels: jax.Array, logits: jax.Array, label_smoothing: float = 0.0
 ) -> jax.Array:
-    """(G, T) sigmoid cross-entropy, 0 where `mask` is 0, in the stable max/log1p form.
+    """(G, T) sigmoid cross-entropy in the stable max/log1p form.
 
     Smoothing follows the reference's `optax.smooth_labels` over the T tasks:
     y (1 - s) + s / T for smoothing s.
     """
     labels = labels * (1.0 - label_smoothing) + label_smoothing / labels.shape[-1]
-    losses = jnp.maximum(logits, 0.0) - logits * labels + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-    return jnp.where(mask > 0, losses, 0.0)
+    return jnp.maximum(logits, 0.0) - logits * labels + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 
 
 class OgbgWorkload(OgbgBase, JaxWorkload):
     """ogbg, ogbg_gelu, ogbg_silu or ogbg_model_size, chosen by the spec's name."""
 
     output_layer = "decoder"
+    # The Dense layers that embed node and edge features are embeddings, as in the reference.
+    param_type_rules = MappingProxyType(
+        {jax_model.GraphNet: {"(node|edge)_embedding/kernel": ParameterType.EMBEDDING}}
+    )
 
     def build_model(self) -> nn.Module:
         """The configured GraphNet."""
@@ -49,7 +54,5 @@ class OgbgWorkload(OgbgBase, JaxWorkload):
         label_smoothing: float = 0.0,
     ) -> LossOutput:
         """Masked BCE; `per_example` sums each graph's tasks, `n_valid_examples` counts labels."""
-        mask = jnp.ones_like(logits_batch) if mask_batch is None else mask_batch
-        losses = masked_binary_cross_entropy(label_batch, logits_batch, mask, label_smoothing)
-        per_graph = losses.sum(axis=1)  # (G,)
-        return {"summed": per_graph.sum(), "n_valid_examples": mask.sum(), "per_example": per_graph}
+        losses = binary_cross_entropy(label_batch, logits_batch, label_smoothing)  # (G, T)
+        return masked_loss_output(losses, mask_batch)
