@@ -65,6 +65,24 @@ class FakeRuntime:
         return pickle.loads((directory / "arrays.pkl").read_bytes())
 
 
+class NumberedQueue:
+    """A resumable queue of batches whose inputs are their index; counts the batches it built."""
+
+    def __init__(self, global_batch_size):
+        self.size, self.next, self.built = global_batch_size, 0, 0
+
+    def __next__(self):
+        self.built += 1
+        self.next += 1
+        return {"inputs": np.full(self.size, self.next - 1.0), "targets": np.ones(self.size)}
+
+    def get_state(self):
+        return {"next": self.next}
+
+    def set_state(self, state):
+        self.next = state["next"]
+
+
 class FakeWorkload(api.Workload):
     """Accuracy follows a script of values, one per eval; each eval costs `eval_seconds`."""
 
@@ -112,6 +130,18 @@ class FakeWorkload(api.Workload):
             "validation/loss": loss,
             "train/loss": loss,
         }
+
+
+class ResumableFakeWorkload(FakeWorkload):
+    """A `FakeWorkload` whose training queue (kept in `queues`) resumes from its state."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queues = []
+
+    def build_input_queue(self, data_rng, split, data_dir, global_batch_size):
+        self.queues.append(NumberedQueue(global_batch_size))
+        return self.queues[-1]
 
 
 def make_submission(tmp_path, clock_name="CLOCK", step_seconds=1.0, prepare_seconds=None, extra=""):

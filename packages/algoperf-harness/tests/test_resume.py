@@ -57,6 +57,10 @@ def test_a_sigkilled_trial_resumes_with_the_same_steps_and_evals(
     interrupted = api.read_trial(killed)
     assert interrupted.outcome is None
     assert len(interrupted.evals) == 3
+    # The input queue's own state was saved: the resume sets it instead of replaying batches.
+    (checkpoint,) = [p for p in killed.iterdir() if p.name.startswith("checkpoint_")]
+    state = json.loads((checkpoint / "state.json").read_text())
+    assert state["input_state"] == {"next_batch": state["batches_drawn"]}
     # Eval 3's checkpoint never completed, so the trial resumes from eval 2's.
     resumable_trial.run(framework, baseline, killed, resume=True)
 
@@ -75,7 +79,7 @@ def clock():
 SPEC = fakes.SPEC
 
 
-def fake_trial(tmp_path, clock, resume=False, interrupt_at=None, **options):
+def fake_trial(tmp_path, clock, resume=False, interrupt_at=None, workload=None, **options):
     """A fake trial (mnist: eval every 10 s, step 1 s, budget 60 s); returns the last opt state."""
     tmp_path.mkdir(exist_ok=True)
     extra = f"    if global_step == {interrupt_at}:\n        raise fakes.Interrupted()\n"
@@ -92,7 +96,7 @@ def fake_trial(tmp_path, clock, resume=False, interrupt_at=None, **options):
     options = dict(clock=clock, checkpoint_every=1, resume=resume) | options
     run_trial(
         SPEC,
-        fakes.FakeWorkload(clock, [0.5] * 10),
+        workload or fakes.FakeWorkload(clock, [0.5] * 10),
         submission,
         fakes.FakeRuntime(),
         tmp_path / "trial",
@@ -133,6 +137,35 @@ def test_resume_restores_the_optimizer_state_time_and_random_streams(tmp_path, c
     assert meta["trial"] == SPEC.content_hash()
     assert meta["hardware"] == {"device_kind": "fake", "device_count": 1}
     assert "algoperf-harness" in meta["packages"]
+
+
+def test_a_resumable_queue_continues_from_its_state_without_replaying(tmp_path, clock):
+    reference = fakes.ResumableFakeWorkload(clock, [0.5] * 10)
+    fake_trial(tmp_path / "a", clock, workload=reference)
+    with pytest.raises(fakes.Interrupted):
+        fake_trial(tmp_path / "b", clock, interrupt_at=25)
+    state = json.loads((tmp_path / "b" / "trial" / "checkpoint_21" / "state.json").read_text())
+    assert state["batches_drawn"] == 21
+    assert state["input_state"] is None  # the plain generator's queue has no state
+    with pytest.raises(fakes.Interrupted):
+        fake_trial(
+            tmp_path / "c",
+            clock,
+            interrupt_at=25,
+            workload=fakes.ResumableFakeWorkload(clock, [0.5] * 10),
+        )
+    state = json.loads((tmp_path / "c" / "trial" / "checkpoint_21" / "state.json").read_text())
+    assert state["input_state"] == {"next": 21}
+    resumed = fakes.ResumableFakeWorkload(clock, [0.5] * 10)
+    fake_trial(tmp_path / "c", clock, resume=True, workload=resumed)
+    (queue,) = resumed.queues
+    assert queue.built == 60 - 21  # the 21 batches before the checkpoint were not built again
+    assert queue.next == reference.queues[0].next == 60
+    same_records(
+        api.read_trial(tmp_path / "c" / "trial"),
+        api.read_trial(tmp_path / "a" / "trial"),
+        killed_at_eval=3,
+    )
 
 
 def test_without_resume_a_trial_starts_over_and_drops_old_checkpoints(tmp_path, clock):

@@ -135,6 +135,12 @@ class _CountingQueue(Iterator[Any]):
         """The queue's own state, or None for a queue that can only be replayed."""
         return self.queue.get_state() if isinstance(self.queue, ResumableQueue) else None
 
+    def close(self) -> None:
+        """Stop the queue's threads and worker processes, if it has any."""
+        close = getattr(self.queue, "close", None)
+        if close is not None:
+            close()
+
     def restore(self, drawn: int, state: dict[str, Any] | None) -> None:
         """Continue after `drawn` batches: from `state` if saved, else by replaying them."""
         if state is not None and isinstance(self.queue, ResumableQueue):
@@ -215,6 +221,8 @@ def run_trial(
     except BaseException:  # interrupted: keep what was logged, and the checkpoint
         writer.close()
         raise
+    finally:
+        loop.close_input()
     state = loop.state
     outcome = TrialOutcome(
         status=status,
@@ -278,6 +286,12 @@ class _TrialLoop:
                 self._prepare_and_eval()
                 last_step_end = self._synchronized_now()  # the eval's time is not counted
         return status
+
+    def close_input(self) -> None:
+        """Stop the input queue's loading (it may not exist if set-up failed early)."""
+        queue = getattr(self, "input_queue", None)
+        if queue is not None:
+            queue.close()
 
     # --- setup and checkpoints -------------------------------------------------------------
 
