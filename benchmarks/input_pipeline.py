@@ -1,18 +1,15 @@
-"""Training examples per second of the grain input pipelines, per worker core, per workload.
+"""Training examples per second of the input pipelines, per worker core, per workload.
 
-For each workload row (today imagenet_resnet; another workload adds a function to `ROWS`)
-the script writes --examples synthetic example files to a temp dir, then times on them:
+Each workload row builds its training data in memory or in a temp dir (--examples) and
+times our pipeline, `Dataset.train_batches` / `_pipeline.train_stream` (grain over batch
+numbers; whole batches loaded by the main process or by 1, 2, ... worker processes,
+--workers), after warm-up batches that cover the workers' start. The ratio column is
+against a baseline measured in the same run: for ImageNet a plain Python loop of the same
+per-example transform (one process, no grain), for the in-memory datasets the pipeline
+in the main process.
 
-- the plain loops: the row's per-example transform in a Python loop, batches stacked with
-  numpy, one process and no grain. The first loop is the baseline of the ratio column;
-- grain: `MapDataset.source(files).seed().shuffle().repeat().random_map(transform)
-  .batch(B).to_iter_dataset(ReadOptions(num_threads=--threads)).mp_prefetch(...)` in
-  process (0 workers) and with 1, 2, ... worker processes (--workers).
-
-It prints examples/s (wall clock, after warm-up batches that cover the workers' start) and
-per worker, the scaling against one worker, examples per CPU second of all the pipeline's
-processes (psutil, which the dev environment has; the main process counts, so IPC does),
-its ratio to one worker's and to the baseline loop's (CPU figures are the ones to trust on
+It prints examples/s (wall clock) and per worker, the scaling against one worker, examples
+per CPU second of all the pipeline's processes (psutil; CPU figures are the ones to trust on
 a shared machine), and how many cores one 8-GPU host needs at the rate the registry
 implies: step_hint x batch size / max runtime (imagenet_resnet under v0.6: 195,999 x 1,024
 / 66,159 s = 3,034 images/s, on 8 V100s; newer GPUs consume faster). Goal of issue 12 for
@@ -22,11 +19,13 @@ past the machine's free cores means nothing.
 ImageNet examples are JPEGs of 400-500 x 350-500 pixels (quality 90, 4:2:0 chroma) made of
 smooth gradients plus noise, so they compress like photos (~100 KB each, ImageNet's mean is
 ~110 KB); the transform is `preprocess_train` (decode, random-resized crop, bicubic resize to
-224x224, flip). A second loop does the same with Pillow (decode, crop, BICUBIC resize,
-flip) to compare decoders, when Pillow is installed.
+224x224, flip). A second loop does the same with Pillow to compare decoders, when Pillow is
+installed. cifar (45,000 uint8 images; crop, flip and normalise per batch), mnist (50,000
+images) and ogbg (20,000 synthetic molecules, packed in the main process) use their
+workloads' own datasets.
 
 Usage: uv run python benchmarks/input_pipeline.py [--examples 512] [--batches 30]
-[--batch-size 128] [--workers 1 2] [--threads 1] [--workloads imagenet_resnet]
+[--batch-size 128] [--workers 1 2] [--workloads imagenet_resnet cifar mnist ogbg]
 """
 
 from __future__ import annotations
@@ -41,11 +40,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grain
 import numpy as np
 
 from algoperf import api
+from algoperf.workloads._data import ArrayDataset
+from algoperf.workloads._image_splits import synthetic_image_splits
+from algoperf.workloads._pipeline import BatchRequest, train_stream
+from algoperf.workloads.cifar import data as cifar_data
 from algoperf.workloads.imagenet import preprocessing
+from algoperf.workloads.mnist import data as mnist_data
+from algoperf.workloads.ogbg import data as ogbg_data
+from algoperf.workloads.ogbg.graphs import GraphDataset
 
 RULES = "v0.6"
 GOAL_PER_CORE = 250
@@ -55,17 +60,20 @@ Transform = Callable[[Any, np.random.Generator], dict[str, Any]]
 """One example from its source element; module-level, so worker processes can unpickle it."""
 
 
+Batches = Callable[[int, int], Iterator[Any]]
+"""(batch size, workers) -> training batches."""
+
+
 @dataclass(frozen=True)
 class PipelineRow:
     """One workload's training input pipeline as this benchmark times it."""
 
     workload: str
     """Registry name: the consumption rate comes from its budget and batch size."""
-    elements: list[Any]
-    """What the grain source holds, e.g. (path, label) of each written file."""
-    transform: Transform
-    loops: dict[str, Transform]
-    """Plain-loop variants to time, by label; the first is the baseline of the ratios."""
+    pipeline: Batches
+    """Our pipeline's training batches."""
+    loops: dict[str, Batches]
+    """Plain-loop baselines to time, by label (their worker count is ignored)."""
     description: str
 
 
@@ -83,6 +91,23 @@ def photo_like(rng: np.random.Generator) -> np.ndarray:
         channels.append(128 + 60 * np.sin(fy * y + py) + 60 * np.cos(fx * x + px))
     noise = rng.normal(0, rng.uniform(12, 36), (height, width, 3))
     return np.clip(np.stack(channels, -1) + noise, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class JpegLoader:
+    """A batch loader of JPEGs: each example transformed with its own key's generator."""
+
+    elements: list[tuple[str, int]]
+
+    def __call__(self, request: BatchRequest) -> dict[str, Any]:
+        """The requested examples, decoded and augmented, as one batch."""
+        rngs = request.generators()
+        examples = [
+            imagenet_train_example(self.elements[i], rng)
+            for i, rng in zip(request.ids.tolist(), rngs, strict=True)
+        ]
+        batch = {key: np.stack([e[key] for e in examples]) for key in examples[0]}
+        return batch | {"weights": request.weights}
 
 
 def imagenet_train_example(element: tuple[str, int], rng: np.random.Generator) -> dict[str, Any]:
@@ -115,55 +140,89 @@ def imagenet_resnet(root: Path, examples: int) -> PipelineRow:
         path = root / f"{i:06d}.jpeg"
         path.write_bytes(data)
         elements.append((str(path), int(rng.integers(1000))))
-    loops = {"loop (simplejpeg+OpenCV)": imagenet_train_example}
+    loops = {"loop (simplejpeg+OpenCV)": _loop(elements, imagenet_train_example)}
     try:
         import PIL  # noqa: F401
 
-        loops["loop (Pillow)"] = pillow_train_example
+        loops["loop (Pillow)"] = _loop(elements, pillow_train_example)
     except ImportError:
         print("Pillow is not installed: no Pillow loop")
     size = sum(Path(p).stat().st_size for p, _ in elements) / examples / 1024
+    load = JpegLoader(elements)
     return PipelineRow(
         "imagenet_resnet",
-        elements,
-        imagenet_train_example,
+        lambda size, workers: train_stream(load, len(elements), 0, size, workers=workers),
         loops,
         f"{examples} JPEGs of {size:.0f} KB on average -> uint8 (224, 224, 3)",
     )
 
 
-ROWS: dict[str, Callable[[Path, int], PipelineRow]] = {"imagenet_resnet": imagenet_resnet}
-"""Each workload's row: writes its examples under a dir and returns its pipeline."""
+# ---------------------------------------------------------------- in-memory datasets
+
+
+def _dataset_row(workload: str, dataset: Any, description: str) -> PipelineRow:
+    """A row for a workload's `Dataset`; the baseline is its pipeline in the main process."""
+    return PipelineRow(
+        workload,
+        lambda size, workers: dataset.train_batches(0, size, workers=workers),
+        {"in process": lambda size, _: dataset.train_batches(0, size)},
+        description,
+    )
+
+
+def cifar(root: Path, examples: int) -> PipelineRow:
+    """CIFAR-10's 45,000 training images (random pixels), augmented and normalised."""
+    del root, examples
+    splits = synthetic_image_splits({"train": 45_000}, cifar_data.IMAGE_SHAPE, 10, seed=0)
+    images, labels = splits["train"]
+    arrays = {"inputs": images, "targets": labels.astype(np.int32)}
+    dataset = ArrayDataset({"train": arrays}, cifar_data.train_transform)
+    return _dataset_row("cifar", dataset, "45,000 uint8 32x32 images -> float32, augmented")
+
+
+def mnist(root: Path, examples: int) -> PipelineRow:
+    """MNIST's 50,000 normalised training images (random pixels), gathered per batch."""
+    del root, examples
+    splits = synthetic_image_splits({"train": 50_000}, mnist_data.IMAGE_SHAPE, 10, seed=0)
+    images, labels = splits["train"]
+    arrays = {"inputs": mnist_data.normalize(images), "targets": labels.astype(np.int32)}
+    return _dataset_row("mnist", ArrayDataset({"train": arrays}), "50,000 float32 28x28 images")
+
+
+def ogbg(root: Path, examples: int) -> PipelineRow:
+    """20,000 synthetic molecules, packed and padded (in the main process at any --workers)."""
+    del root, examples
+    dataset = GraphDataset({"train": ogbg_data.synthetic_split(20_000, seed=0)}, num_shards=1)
+    return _dataset_row("ogbg", dataset, "20,000 synthetic molecules, packed to the budget")
+
+
+ROWS: dict[str, Callable[[Path, int], PipelineRow]] = {
+    "imagenet_resnet": imagenet_resnet,
+    "cifar": cifar,
+    "mnist": mnist,
+    "ogbg": ogbg,
+}
+"""Each workload's row: writes its examples under a dir (or in memory), returns its pipeline."""
 
 
 # ---------------------------------------------------------------- timing
 
 
-def _batches_of(row: PipelineRow, transform: Transform, batch_size: int) -> Iterator[Any]:
+def _loop(elements: list[Any], transform: Transform) -> Batches:
     """Batches from a plain loop: one example at a time, stacked with numpy."""
-    index = 0
-    while True:
-        examples = []
-        for _ in range(batch_size):
-            element = row.elements[index % len(row.elements)]
-            examples.append(transform(element, np.random.default_rng(index)))
-            index += 1
-        yield {key: np.stack([e[key] for e in examples]) for key in examples[0]}
 
+    def batches(batch_size: int, workers: int) -> Iterator[Any]:
+        del workers
+        index = 0
+        while True:
+            examples = []
+            for _ in range(batch_size):
+                element = elements[index % len(elements)]
+                examples.append(transform(element, np.random.default_rng(index)))
+                index += 1
+            yield {key: np.stack([e[key] for e in examples]) for key in examples[0]}
 
-def _grain_batches(row: PipelineRow, batch_size: int, workers: int, threads: int) -> Any:
-    dataset = (
-        grain.MapDataset.source(row.elements)
-        .seed(0)
-        .shuffle()
-        .repeat()
-        .random_map(row.transform)
-        .batch(batch_size, drop_remainder=True)
-        .to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2))
-    )
-    if workers:
-        dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
-    return iter(dataset)
+    return batches
 
 
 def _cpu_seconds() -> float:
@@ -189,7 +248,7 @@ def measure(batches: Iterator[Any], warmup: int, timed: int, batch_size: int) ->
     start, cpu = time.perf_counter(), _cpu_seconds()
     for _ in range(timed):
         batch = next(batches)
-    assert batch["inputs"].shape[0] == batch_size
+    assert len(batch["targets"]) >= batch_size
     examples = timed * batch_size
     return Rate(examples / (time.perf_counter() - start), examples / (_cpu_seconds() - cpu))
 
@@ -209,18 +268,20 @@ def run_row(row: PipelineRow, args: argparse.Namespace) -> None:
         f"{'ex/CPU s':>8} {'CPU eff.':>8} {'vs loop (CPU)':>13}"
     )
     rows: dict[str, Rate] = {}
-    for label, transform in row.loops.items():
-        batches = _batches_of(row, transform, args.batch_size)
+    for label, loop in row.loops.items():
+        batches = loop(args.batch_size, 0)
         rows[label] = measure(batches, 1, max(1, args.batches // 4), args.batch_size)
         _print_rate(label, rows[label], 1, None, next(iter(rows.values())))
     base = next(iter(rows.values()))
     one = None
     for workers in (0, *args.workers):
-        batches = _grain_batches(row, args.batch_size, workers, args.threads)
+        batches = row.pipeline(args.batch_size, workers)
         rate = measure(batches, 2 * workers + 2, args.batches, args.batch_size)
-        batches.close()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
         one = rate if workers == 1 else one
-        label = f"grain, {workers} workers" if workers else "grain, in process"
+        label = f"pipeline, {workers} workers" if workers else "pipeline, in process"
         _print_rate(label, rate, max(workers, 1), one if workers else None, base)
         rows[label] = rate
     need, hardware = consumption(row.workload)
@@ -249,9 +310,6 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="timed batches per grain row")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument(
-        "--threads", type=int, default=1, help="grain threads per process (ReadOptions)"
-    )
     args = parser.parse_args()
     # grain's worker processes read one of its absl flags, which fails until flags count as
     # parsed; this script parses its own arguments, so grain's keep their defaults.
