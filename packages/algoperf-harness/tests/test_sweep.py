@@ -272,3 +272,28 @@ def test_workers_map_to_gpus_or_share_the_cpu():
     assert worker_devices(1, ["2", "5"]) == ["2"]
     with pytest.raises(SweepError, match="only 2 GPUs"):
         worker_devices(3, ["0", "1"])
+
+
+@pytest.mark.slow
+def test_data_workers_cross_to_the_child_and_reach_the_workload(tmp_path, monkeypatch):
+    import algoperf.workloads
+    from algoperf.harness._plan import PlannedOptions
+    from algoperf.harness._sweep import run_group
+
+    sweep = Sweep.from_file(write_sweep(tmp_path, "data_workers = 3"))
+    options = PlannedOptions.of(sweep.trial_options()).options()  # as the child gets them
+    assert options.data_workers == 3
+    seen = {}
+
+    def get_workload(name, framework, rules=None, **workload_options):
+        seen.update(workload_options)
+        raise api.AlgoPerfError("stopped after building the workload")
+
+    monkeypatch.setattr(algoperf.workloads, "get_workload", get_workload)
+    trials = expand_sweep(sweep)
+    first = [t for t in trials if t.submission_path == trials[0].submission_path]
+    results = run_group(first, options)
+    assert seen == {"data_workers": 3}
+    assert {r.error for r in results} == {"stopped after building the workload"}
+    with pytest.raises(SweepError, match="data_workers"):
+        Sweep.from_file(write_sweep(tmp_path, "data_workers = -1"))

@@ -163,6 +163,11 @@ def _common(parser: argparse.ArgumentParser, experiment_dir: str) -> None:
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument(
+        "--data-workers",
+        type=int,
+        help="input worker processes per trial process (default: the workload's choice)",
+    )
+    parser.add_argument(
         "--trial-timeout",
         type=float,
         help="seconds before a hung trial is killed (default: twice its budget plus 30 min)",
@@ -239,6 +244,7 @@ def _sweep_of(args: argparse.Namespace, submissions: list[SweepSubmission], **fi
             trials=args.trials,
             max_steps=args.max_steps,
             data_dir=args.data_dir,
+            data_workers=args.data_workers,
             trial_timeout_sec=args.trial_timeout,
             **fields,
         ).resolved(Path())

@@ -52,6 +52,7 @@ class PlannedOptions(BaseModel):
     checkpoint_every: int | None
     resume: bool
     keep_checkpoints: bool
+    data_workers: int | None
 
     @classmethod
     def of(cls, options: TrialOptions) -> PlannedOptions:

@@ -147,6 +147,9 @@ class Sweep(BaseModel):
     budget plus 30 minutes; setup counts towards it)."""
     data_dir: str | None = None
     """Where the workloads' datasets live."""
+    data_workers: int | None = Field(default=None, ge=0)
+    """Input worker processes (decoding, augmentation) per trial process; 0 loads in the
+    trial process (default: the workload's choice)."""
     hardware: HardwareInfo | None = None
     """The hardware the trials run on (default: this machine's); set it for slurm jobs."""
     executor: Literal["local", "slurm"] = "local"
@@ -194,6 +197,7 @@ class Sweep(BaseModel):
             checkpoint_every=self.checkpoint_every,
             resume=self.resume,
             keep_checkpoints=self.keep_checkpoints,
+            data_workers=self.data_workers,
         )
 
     @model_validator(mode="after")
@@ -313,7 +317,11 @@ def run_group(
         check_framework(submission, spec.framework)
         if (space := trials[0].search_space) is not None:
             check_search_space(load_search_space(space), submission, source=space)
-        workload = get_workload(spec.workload, spec.framework, get_rules(spec.rules_version))
+        workload_options = {}
+        if options.data_workers is not None:
+            workload_options["data_workers"] = options.data_workers
+        rules = get_rules(spec.rules_version)
+        workload = get_workload(spec.workload, spec.framework, rules, **workload_options)
     except AlgoPerfError as e:  # the message names the problem and the fix
         for t in trials:
             report(SweepResult(t, None, error=str(e)))

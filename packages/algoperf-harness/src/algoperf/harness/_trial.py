@@ -96,6 +96,8 @@ class TrialOptions:
     """Continue from the trial directory's latest checkpoint, if any, instead of starting over."""
     keep_checkpoints: bool = False
     """Keep the last checkpoint of an ended trial (by default it is deleted to free the disk)."""
+    data_workers: int | None = None
+    """Input worker processes per trial process (None: the workload's default)."""
 
 
 @dataclass

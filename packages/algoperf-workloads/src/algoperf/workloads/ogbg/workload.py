@@ -32,11 +32,10 @@ class OgbgBase(NumpyDataWorkload):
         spec: WorkloadSpec,
         rules: str | RuleVersion | None = None,
         *,
-        synthetic: bool = False,
         graph_shards: int | None = None,
-        eval_batch_size: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(spec, rules, synthetic=synthetic, eval_batch_size=eval_batch_size)
+        super().__init__(spec, rules, **options)
         self.graph_shards = graph_shards or self.num_batch_shards
         """Padded sub-batches per global batch."""
         if self.graph_shards % self.num_batch_shards:
