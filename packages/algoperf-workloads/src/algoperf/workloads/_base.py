@@ -27,6 +27,9 @@ class NumpyDataWorkload(Workload):
 
     default_data_workers: int = 0
     """Input worker processes for real data; workloads with costly decoding raise it."""
+    eval_in_workers: bool = False
+    """Whether eval batches load in the workers too. Every eval pass starts its own workers
+    (seconds each), which pays off only where decoding dominates (JPEGs, audio)."""
 
     def __init__(
         self,
@@ -61,6 +64,11 @@ class NumpyDataWorkload(Workload):
         for memory: ogbg's 32,768 graphs need about 27 GB on a single device.
         """
         return self._eval_batch_size or self.spec.eval_batch_size
+
+    @property
+    def eval_data_workers(self) -> int:
+        """Worker processes of eval passes (see `eval_in_workers`)."""
+        return self.data_workers if self.eval_in_workers else 0
 
     @abc.abstractmethod
     def load_dataset(self, data_dir: str | None) -> Dataset:
@@ -149,7 +157,7 @@ class NumpyDataWorkload(Workload):
         if split == "eval_train":
             num = self.eval_size(split, self.num_eval_train_examples, data_dir)
         return self.dataset(data_dir).eval_batches(
-            split, global_batch_size, num, self.process_share, self.data_workers
+            split, global_batch_size, num, self.process_share, self.eval_data_workers
         )
 
     def train_batches(
@@ -191,7 +199,8 @@ class NumpyDataWorkload(Workload):
         def eval_split(split: str, num_examples: int) -> dict[str, float]:
             num = self.eval_size(split, num_examples, data_dir)  # type: ignore[arg-type]
             share = self.process_share
-            batches = data.eval_batches(split, global_batch_size, num, share, self.data_workers)
+            workers = self.eval_data_workers
+            batches = data.eval_batches(split, global_batch_size, num, share, workers)
             return self.split_metrics(params, model_state, batches)
 
         return eval_all_splits(self.spec, eval_split)
