@@ -5,6 +5,9 @@ Writes a synthetic day file (or takes one with --file), then times on the same l
 - the reader: `CriteoDataset.eval_batches` (blocks parsed by pyarrow's CSV reader on a
   thread pool, vectorised FarmHash, a prefetch thread), in batches of --batch-size, with
   --threads parsing threads (default: min(8, CPUs)) and with one;
+- one rank of 2 and of 4 (`ProcessShare`), on one thread: each parses only its rows of
+  every batch, so its time should fall about linearly with the rank count (every rank still
+  reads all bytes and finds their line ends);
 - a baseline: the straightforward per-line port of the reference's parsing (split the line,
   float() the counts, `farmhash.fingerprint64` each categorical value), on the first
   --baseline-lines lines;
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from algoperf.workloads._pipeline import SINGLE_PROCESS, ProcessShare
 from algoperf.workloads.criteo1tb.reader import RAW_VOCAB_SIZES, CriteoDataset
 
 STEP_SECONDS = (0.1, 0.3)
@@ -78,12 +82,28 @@ def _layout(source: Path, root: Path) -> Path:
     return root
 
 
-def time_reader(data_dir: Path, batch_size: int, threads: int | None) -> tuple[float, float, list]:
-    """Wall and CPU seconds of one validation pass (the synthetic file), and its batches."""
+def time_reader(
+    data_dir: Path, batch_size: int, threads: int | None, share: ProcessShare = SINGLE_PROCESS
+) -> tuple[float, float, list]:
+    """Wall and CPU seconds of one process's pass over the synthetic file, and its batches."""
     dataset = CriteoDataset(data_dir, num_threads=threads)
     start, cpu = time.perf_counter(), time.process_time()
-    batches = list(dataset.eval_batches("validation", batch_size))
+    batches = list(dataset.eval_batches("validation", batch_size, share=share))
     return time.perf_counter() - start, time.process_time() - cpu, batches
+
+
+def time_ranks(data_dir: Path, batch_size: int) -> None:
+    """Print rank 0's parse time and rate, on one thread, with 1, 2 and 4 ranks."""
+    single_rows, single_cpu = 0, 0.0
+    for count in (1, 2, 4):
+        seconds, cpu, batches = time_reader(data_dir, batch_size, 1, ProcessShare(0, count))
+        rows = int(sum(b["weights"].sum() for b in batches))
+        single_rows, single_cpu = single_rows or rows, single_cpu or cpu
+        print(
+            f"rank 0 of {count} (1 thread): {rows:,} rows ({rows / single_rows:.2f} of all) "
+            f"in {seconds:.2f} s, {cpu:.2f} CPU s ({cpu / single_cpu:.2f} of one rank's) = "
+            f"{rows / cpu / 1e6:.2f} M rows per CPU second"
+        )
 
 
 def baseline_parse(line: bytes) -> tuple[np.ndarray, float]:
@@ -137,6 +157,7 @@ def main() -> None:
                 f"{count:,} examples in {seconds:.2f} s = {rate / 1e6:.2f} M examples/s; "
                 f"{count / cpu / 1e6:.2f} M examples per CPU second"
             )
+        time_ranks(data_dir, args.batch_size)
         base_seconds, base_inputs = time_baseline(path, min(count, args.baseline_lines))
         base_rate = len(base_inputs) / base_seconds
         print(

@@ -2,6 +2,7 @@
 
 import importlib
 import itertools
+import json
 import math
 import random
 
@@ -11,6 +12,7 @@ import pytest
 
 from algoperf.api import ForwardPassMode
 from algoperf.workloads import get_workload
+from algoperf.workloads._pipeline import ProcessShare
 from algoperf.workloads.criteo1tb import files, hashing, reader
 from algoperf.workloads.criteo1tb.files import CriteoDataNotFoundError, CriteoLayoutError
 from algoperf.workloads.criteo1tb.reader import RAW_VOCAB_SIZES, CriteoDataset
@@ -250,6 +252,17 @@ def test_read_blocks_cut_at_line_ends(tmp_path):
     assert b"".join(blocks) == text
     assert all(b.endswith(b"\n") for b in blocks[:-1])
     assert len(blocks) > 10
+    start = len(blocks[0]) + len(blocks[1])
+    assert b"".join(reader.read_blocks(path, 64, start)) == text[start:]
+    ends = [int(e) for block in blocks for e in reader.line_ends(memoryview(block))]
+    assert len(ends) == 301
+    assert ends[-1] == len(blocks[-1]) == 4
+
+
+def parse_all(path, batch=4, share=reader.SINGLE_PROCESS):
+    """Every batch of `path`'s lines, through the reader's scanning and parsing."""
+    plan = reader.scan_lines([path], batch, share.rows(batch))
+    return list(reader.parse_batches(plan, len(share.rows(batch))))
 
 
 def test_malformed_lines_name_the_file(tmp_path):
@@ -257,7 +270,10 @@ def test_malformed_lines_name_the_file(tmp_path):
     path = tmp_path / "day_0_00"
     path.write_text(random_line(rng) + "\n" + "1\t2\t3\n")
     with pytest.raises(ValueError, match="day_0_00: not Criteo 1TB lines"):
-        list(reader.read_chunks([path]))
+        parse_all(path)
+    path.write_text(random_line(rng) + "\n\n" + random_line(rng) + "\n")
+    with pytest.raises(ValueError, match=r"day_0_00: 3 lines parsed as 2 rows \(an empty line"):
+        parse_all(path)
 
 
 # ---------------------------------------------------------------- order and batching
@@ -365,6 +381,157 @@ def test_num_examples_counts_only_the_last_file_of_each_day(layout, monkeypatch)
     assert dataset(root, lines_per_file=None).num_examples("train") == train
     with pytest.raises(CriteoLayoutError, match="too few for the 10000 lines"):
         dataset(root, lines_per_file=10_000).num_examples("test")
+
+
+# ---------------------------------------------------------------- processes and resuming
+
+
+def shares(count):
+    return [ProcessShare(i, count) for i in range(count)]
+
+
+def take(stream, n):
+    return [next(stream) for _ in range(n)]
+
+
+def union(per_process):
+    """Each batch's arrays concatenated over the processes, in rank order."""
+    return [
+        {key: np.concatenate([b[key] for b in parts]) for key in parts[0]}
+        for parts in zip(*per_process, strict=True)
+    ]
+
+
+def assert_batches_equal(got, expected):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def train_lines(written):
+    return sum(len(v) for k, v in written.items() if not k.startswith("day_23_"))
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_processes_train_rows_union_to_the_global_batches(layout, count):
+    root, written = layout
+    ds = dataset(root)
+    n = train_lines(written) // 16 + 3  # into the second pass
+    whole = take(ds.train_batches(5, 16), n)
+    streams = [ds.train_batches(5, 16, share) for share in shares(count)]
+    parts = [take(stream, n) for stream in streams]
+    assert all(len(b["targets"]) == 16 // count for part in parts for b in part)
+    assert_batches_equal(union(parts), whole)
+    assert all(s.get_state() == streams[0].get_state() for s in streams)  # a global position
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+@pytest.mark.parametrize(
+    ("split", "batch", "num"),
+    [("validation", 64, None), ("test", 100, 150), ("eval_train", 32, 100)],
+)
+def test_processes_eval_rows_union_to_the_padded_global_batches(layout, count, split, batch, num):
+    root, _ = layout
+    ds = dataset(root)
+    whole = list(ds.eval_batches(split, batch, num))
+    parts = [list(ds.eval_batches(split, batch, num, share)) for share in shares(count)]
+    assert all(len(b["weights"]) == batch // count for part in parts for b in part)
+    assert_batches_equal(union(parts), whole)
+
+
+def recording_parser(monkeypatch):
+    """Patch the parser to record (bytes, (day, line) of each row) of every call."""
+    parsed = []
+    real = reader.parse_block
+
+    def parse_block(data, path="<block>"):
+        chunk = real(data, path)
+        parsed.append((len(data), tags(chunk[0].T)))
+        return chunk
+
+    monkeypatch.setattr(reader, "parse_block", parse_block)
+    return parsed
+
+
+def test_each_process_parses_only_its_rows(layout, monkeypatch):
+    root, _ = layout
+    ds = dataset(root, prefetch=0)
+    share = ProcessShare(2, 4)
+    reference = ds.train_batches(3, 16, share)
+    expected = flat(tags(b["inputs"]) for b in take(reference, 40))
+    reference.close()
+    parsed = recording_parser(monkeypatch)
+    parsed_bytes = 0
+    for rank in shares(4):
+        parsed.clear()
+        batches = list(ds.eval_batches("validation", 64, share=rank))
+        mine = flat(tags(b["inputs"][b["weights"] > 0]) for b in batches)
+        assert sorted(flat(t for _, t in parsed)) == sorted(mine)
+        parsed_bytes += sum(n for n, _ in parsed)
+    assert parsed_bytes == sum((root / f"day_23_{i}").stat().st_size for i in range(19, 36))
+    parsed.clear()
+    stream = ds.train_batches(3, 16, share)
+    got = flat(tags(b["inputs"]) for b in take(stream, 10))
+    rows = flat(t for _, t in parsed)
+    assert got == expected[:40]
+    assert set(got) <= set(rows) <= set(expected)  # its rows, some of them read ahead
+    assert len(rows) == len(set(rows)) < 4 * 40
+    stream.close()
+
+
+@pytest.mark.parametrize("batch", [16, 4])  # 4 divides a pass: a state at its very end
+def test_train_resumes_from_its_state_without_rereading(layout, monkeypatch, batch):
+    root, written = layout
+    ds = dataset(root)
+    per_pass = train_lines(written) // batch
+    share = ProcessShare(1, 2)
+    stream = ds.train_batches(7, batch, share)
+    states, batches = [], []
+    for _ in range(per_pass + 4):
+        states.append(stream.get_state())
+        batches.append(next(stream))
+    reads = []
+    real = reader.read_blocks
+
+    def read_blocks(path, block_bytes, start=0):
+        reads.append((path.name, start))
+        return real(path, block_bytes, start)
+
+    monkeypatch.setattr(reader, "read_blocks", read_blocks)
+    for k in (0, 1, 9, per_pass - 1, per_pass, per_pass + 1):
+        resumed = ds.train_batches(7, batch, share)
+        resumed.set_state(json.loads(json.dumps(states[k])))
+        reads.clear()
+        assert_batches_equal(take(resumed, 3), batches[k : k + 3])
+        state = states[k]
+        order = [p.name for p in resumed.pass_order(state["pass"])]
+        following = [p.name for p in resumed.pass_order(state["pass"] + 1)]
+        expected = [(order[state["file"]], state["offset"])]
+        expected += [(name, 0) for name in order[state["file"] + 1 :] + following]
+        assert reads == expected[: len(reads)]  # seeks to the state, reads nothing before
+    if batch == 4:  # the first pass ends with a batch: its state points past its last line
+        end, order = states[per_pass], stream.pass_order(0)
+        assert end == {"pass": 0, "file": len(order) - 1, "offset": order[-1].stat().st_size}
+    with pytest.raises(ValueError, match="not the state of a Criteo training stream"):
+        stream.set_state({"next_batch": 3})
+
+
+def test_the_input_queue_resumes_on_files(layout):
+    torch = pytest.importorskip("torch")
+    root, _ = layout
+    workload = get_workload("criteo1tb_test", "pytorch")
+    queue = workload.build_input_queue(0, "train", str(root), 32)
+    take(queue, 3)
+    state = queue.get_state()
+    later = take(queue, 2)
+    queue.close()
+    resumed = workload.build_input_queue(0, "train", str(root), 32)
+    resumed.set_state(state)
+    for a, b in zip(later, take(resumed, 2), strict=True):
+        torch.testing.assert_close(a["inputs"], b["inputs"], rtol=0, atol=0)
+    resumed.close()
 
 
 def test_missing_files_name_the_data_dir_pattern_and_command(tmp_path):

@@ -7,29 +7,35 @@ shuffle of the file list (a new one each pass), files one after another and rows
 order, in full batches that cross file boundaries, dropping each pass's remainder; eval
 splits read their files in order and pad the last batch with `weights` 0.
 
-Files are streamed in blocks of `block_bytes` that end at line ends (never a whole
-5,000,000-line file at once). A thread pool parses blocks with pyarrow's CSV reader and
-hashes them with the vectorised FarmHash of `hashing` (both release the GIL), results are
-taken in order, and a background thread keeps `prefetch` batches ready. Every process
-reads whole global batches; the PyTorch workload keeps its rank's slice.
+A global batch of G examples is G consecutive lines, so a process's rows of it
+(`ProcessShare`) are a run of consecutive lines. Files are streamed in blocks of
+`block_bytes` that end at line ends (never a whole 5,000,000-line file at once); numpy finds
+each block's line ends, and only this process's lines go to a thread pool that parses them
+with pyarrow's CSV reader and hashes them with the vectorised FarmHash of `hashing` (both
+release the GIL). Training streams resume from a byte offset (`TrainBatches`); the
+workload's input queue prefetches them, and eval streams keep `prefetch` batches ready on a
+thread of their own.
 """
 
 from __future__ import annotations
 
 import collections
 import importlib
+import itertools
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from algoperf.api import AlgoPerfError
-from algoperf.workloads._data import NumpyBatch, pad_batch
+from algoperf.workloads._data import NumpyBatch
+from algoperf.workloads._pipeline import SINGLE_PROCESS, ProcessShare
 from algoperf.workloads.criteo1tb import files as _files
 from algoperf.workloads.criteo1tb.config import NUM_DENSE_FEATURES, NUM_SPARSE_FEATURES
 from algoperf.workloads.criteo1tb.hashing import fingerprint64_many, fingerprint64_suffixed
@@ -55,6 +61,7 @@ _DENSE = tuple(f"int_{i}" for i in range(NUM_DENSE_FEATURES))
 _SPARSE = tuple(f"cat_{i}" for i in range(NUM_SPARSE_FEATURES))
 _COLUMNS = (_LABEL, *_DENSE, *_SPARSE)
 _DEFAULT_WORD = int.from_bytes(DEFAULT_VALUE, "little")
+_NEWLINE = ord("\n")
 
 Chunk = tuple[np.ndarray, np.ndarray]
 """(features (39, n) float32, targets (n,) float32) of consecutive lines, feature-major."""
@@ -192,7 +199,7 @@ def parse_batch(record_batch: Any) -> Chunk:
 
     Returns:
         features (39, n) float32, feature-major (13 `log(relu(x) + 1)` then 26 bucket ids;
-        `rebatch` transposes them into (B, 39) inputs), and targets (n,) float32.
+        batches transpose them into (B, 39) inputs), and targets (n,) float32.
     """
     features = np.empty((NUM_FEATURES, record_batch.num_rows), dtype=np.float32)
     for i, name in enumerate(_DENSE):
@@ -268,9 +275,16 @@ def parse_block(data: Any, path: Path | str = "<block>") -> Chunk:
         raise ValueError(f"{path}: {error}") from error
 
 
-def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[memoryview]:
-    """Consecutive blocks of about `block_bytes` of a text file, each ending at a line end."""
+# ---------------------------------------------------------------- this process's lines
+
+
+def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES, start: int = 0) -> Iterator[memoryview]:
+    """Consecutive blocks of about `block_bytes` of a text file, each ending at a line end.
+
+    Reading starts at byte `start`, which must be a line start.
+    """
     with path.open("rb") as f:
+        f.seek(start)
         while data := f.read(block_bytes):
             cut = data.rfind(b"\n") + 1
             while cut == 0 and (more := f.read(block_bytes)):  # a line longer than a block
@@ -282,9 +296,117 @@ def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[memoryvi
             yield memoryview(data)[:cut]
 
 
+def line_ends(block: memoryview) -> np.ndarray:
+    """The offset just past each line of a block of whole lines (the last may lack its newline).
+
+    numpy finds the newlines far faster than pyarrow parses the lines (several GB/s per
+    core), so every process can afford to count all lines and parse only its own.
+    """
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == _NEWLINE) + 1
+    if len(block) and block[-1] != _NEWLINE:
+        ends = np.append(ends, len(block))
+    return ends
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Text of consecutive lines, all among this process's rows of one global batch."""
+
+    data: memoryview
+    path: Path
+    lines: int
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """The end of a global batch: its line count and where the line after it starts."""
+
+    lines: int
+    """Lines in the batch: the global batch size, or fewer where the lines ran out."""
+    file: int
+    """Index of the file the next line is in, among the scanned files."""
+    offset: int
+    """Byte offset of the next line in that file."""
+
+
+def scan_lines(
+    paths: Sequence[Path],
+    global_batch_size: int,
+    rows: range,
+    start: tuple[int, int] = (0, 0),
+    limit: int | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[tuple[list[Piece], BatchEnd]]:
+    """The lines of `paths` cut into global batches, each with the text of its rows `rows`.
+
+    Lines are only counted, so the caller parses this process's rows and nothing else.
+
+    Args:
+        paths: files read one after another, rows in file order, batches across files.
+        global_batch_size: lines per global batch.
+        rows: this process's rows of each global batch (`ProcessShare.rows`).
+        start: (file index, byte offset of a line start) where the first batch begins.
+        limit: lines to read at most; None reads to the end of the last file.
+        block_bytes: bytes read at a time.
+
+    Yields:
+        Per global batch, the pieces of text holding its `rows` (a short last batch holds
+        only the rows that exist) and its end. Only the last batch may be short.
+    """
+    pieces: list[Piece] = []
+    line = 0
+    where = start
+    for index, at, block in _blocks(paths, start, block_bytes):
+        ends = line_ends(block)
+        count = len(ends) if limit is None else min(len(ends), limit - line)
+        done = 0
+        while done < count:
+            into = line % global_batch_size
+            mine = rows.start <= into < rows.stop
+            stop = rows.start if into < rows.start else rows.stop if mine else global_batch_size
+            take = min(stop - into, count - done)
+            if mine:
+                begin = int(ends[done - 1]) if done else 0
+                pieces.append(Piece(block[begin : int(ends[done + take - 1])], paths[index], take))
+            done, line = done + take, line + take
+            where = (index, at + int(ends[done - 1]))
+            if line % global_batch_size == 0:
+                yield pieces, BatchEnd(global_batch_size, *where)
+                pieces = []
+        if limit is not None and line >= limit:
+            break
+    if line % global_batch_size:
+        yield pieces, BatchEnd(line % global_batch_size, *where)
+
+
+def _blocks(
+    paths: Sequence[Path], start: tuple[int, int], block_bytes: int
+) -> Iterator[tuple[int, int, memoryview]]:
+    """(file index, byte offset, block) of every block of `paths` from `start` on."""
+    for index in range(start[0], len(paths)):
+        at = start[1] if index == start[0] else 0
+        for block in read_blocks(paths[index], block_bytes, at):
+            yield index, at, block
+            at += len(block)
+
+
+def _parse_piece(item: Piece | BatchEnd) -> Chunk | BatchEnd:
+    """Parse a piece (checking it held whole Criteo lines); pass batch ends through."""
+    if isinstance(item, BatchEnd):
+        return item
+    chunk = parse_block(item.data, item.path)
+    if len(chunk[1]) != item.lines:
+        raise ValueError(
+            f"{item.path}: {item.lines} lines parsed as {len(chunk[1])} rows (an empty line "
+            "or a stray '\\r'); prepare the files again with: "
+            f"{_files.prepare_command(item.path.parent)}"
+        )
+    return chunk
+
+
 def ordered_map(
     fn: Callable[[Any], Any], items: Iterable[Any], pool: ThreadPoolExecutor, window: int
-) -> Iterator[Any]:
+) -> Generator[Any]:
     """`map(fn, items)` on `pool`, in order, with at most `window` items in flight."""
     pending: collections.deque[Future[Any]] = collections.deque()
     try:
@@ -299,51 +421,42 @@ def ordered_map(
             future.cancel()
 
 
-def read_chunks(
-    paths: Iterable[Path], num_threads: int = 1, block_bytes: int = BLOCK_BYTES
-) -> Iterator[Chunk]:
-    """Parsed chunks of the day files `paths`, one file after another, rows in file order.
+def parse_batches(
+    plan: Iterable[tuple[list[Piece], BatchEnd]], size: int, num_threads: int = 1
+) -> Iterator[tuple[NumpyBatch, BatchEnd]]:
+    """Batches of `size` rows parsed from `scan_lines`' pieces, zero-padded with weight 0.
 
-    Blocks are parsed and hashed on `num_threads` threads (pyarrow and numpy release the
-    GIL); at most `num_threads + 1` blocks are in flight, so memory stays bounded.
+    Pieces are parsed and hashed on `num_threads` threads (pyarrow and numpy release the
+    GIL); at most `num_threads + 1` are in flight, so memory stays bounded.
     """
-    blocks = ((block, path) for path in paths for block in read_blocks(path, block_bytes))
-    with ThreadPoolExecutor(num_threads, "criteo-parse") as pool:
-        for chunk in ordered_map(_parse_item, blocks, pool, num_threads + 1):
-            if len(chunk[1]):
-                yield chunk
+    items = (item for pieces, end in plan for item in (*pieces, end))
+    chunks: list[Chunk] = []
+    pool = ThreadPoolExecutor(num_threads, "criteo-parse")
+    try:
+        for item in ordered_map(_parse_piece, items, pool, num_threads + 1):
+            if isinstance(item, BatchEnd):
+                yield _assemble(chunks, size), item
+                chunks = []
+            else:
+                chunks.append(item)
+    finally:
+        # No waiting: an abandoned stream may be closed by the garbage collector on any
+        # thread, one of this pool's included, which cannot join itself.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _parse_item(item: tuple[memoryview, Path]) -> Chunk:
-    return parse_block(*item)
-
-
-# ---------------------------------------------------------------- batching
-
-
-def rebatch(chunks: Iterable[Chunk], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Feature-major chunks of any sizes as (inputs (B, 39), targets (B,)) batches.
-
-    Batches run across chunk (and file) boundaries; the last one may be short.
-    """
-    inputs = np.empty((batch_size, NUM_FEATURES), np.float32)
-    targets = np.empty(batch_size, np.float32)
+def _assemble(chunks: list[Chunk], size: int) -> NumpyBatch:
+    """Consecutive feature-major chunks as one batch of `size` rows, padded with weight 0."""
+    inputs = np.zeros((size, NUM_FEATURES), np.float32)
+    targets = np.zeros(size, np.float32)
     filled = 0
     for features, labels in chunks:
-        start = 0
-        while start < len(labels):
-            take = min(batch_size - filled, len(labels) - start)
-            inputs[filled : filled + take] = features[:, start : start + take].T
-            targets[filled : filled + take] = labels[start : start + take]
-            filled += take
-            start += take
-            if filled == batch_size:
-                yield inputs, targets
-                inputs = np.empty((batch_size, NUM_FEATURES), np.float32)
-                targets = np.empty(batch_size, np.float32)
-                filled = 0
-    if filled:
-        yield inputs[:filled], targets[:filled]
+        inputs[filled : filled + len(labels)] = features.T
+        targets[filled : filled + len(labels)] = labels
+        filled += len(labels)
+    weights = np.zeros(size, np.float32)
+    weights[:filled] = 1.0
+    return {"inputs": inputs, "targets": targets, "weights": weights}
 
 
 def prefetch(iterator: Iterator[Any], depth: int) -> Iterator[Any]:
@@ -399,12 +512,103 @@ def prefetch(iterator: Iterator[Any], depth: int) -> Iterator[Any]:
 # ---------------------------------------------------------------- the dataset
 
 
+@dataclass(frozen=True)
+class _TrainOrder:
+    """What a training stream reads, apart from where it is.
+
+    Its generator holds this, not the stream, so a dropped stream closes at once.
+    """
+
+    dataset: CriteoDataset
+    paths: list[Path]
+    seed: int
+    global_batch_size: int
+    rows: range
+
+    def pass_order(self, number: int) -> list[Path]:
+        """The files of pass `number`, in reading order."""
+        order = np.random.default_rng([self.seed, number]).permutation(len(self.paths))
+        return [self.paths[i] for i in order]
+
+    def batches(self, state: dict[str, int]) -> Generator[tuple[NumpyBatch, dict[str, int]]]:
+        """(batch, state after it) from `state` on, forever."""
+        number, start = state["pass"], (state["file"], state["offset"])
+        size, block_bytes = self.global_batch_size, self.dataset.block_bytes
+        while True:
+            plan = scan_lines(self.pass_order(number), size, self.rows, start, None, block_bytes)
+            full = itertools.takewhile(lambda batch: batch[1].lines == size, plan)
+            yielded = False
+            for batch, end in parse_batches(full, len(self.rows), self.dataset.num_threads):
+                yielded = True
+                yield batch, {"pass": number, "file": end.file, "offset": end.offset}
+            if not yielded and start == (0, 0):
+                raise ValueError(
+                    f"the Criteo training files in {self.dataset.data_dir} hold fewer "
+                    f"examples than one batch of {size}; use a smaller batch size"
+                )
+            number, start = number + 1, (0, 0)  # the pass's remainder is dropped
+
+
+class TrainBatches(Iterator[NumpyBatch]):
+    """This process's rows of the Criteo training batches, resumable in O(1).
+
+    Pass `p` reads the files in the order `default_rng([seed, p])` shuffles them to. The
+    state is where the next global batch starts: the pass, the file's index in that pass's
+    order and the byte offset of the line, the same on every process, so `set_state` seeks
+    there and reads nothing before it (and a trial may resume with another process count).
+    """
+
+    def __init__(
+        self, dataset: CriteoDataset, seed: int, global_batch_size: int, share: ProcessShare
+    ) -> None:
+        rows = share.rows(global_batch_size)
+        self._order = _TrainOrder(dataset, dataset.files("train"), seed, global_batch_size, rows)
+        self._state = {"pass": 0, "file": 0, "offset": 0}
+        self._batches: Generator[tuple[NumpyBatch, dict[str, int]]] | None = None
+
+    def pass_order(self, number: int) -> list[Path]:
+        """The files of pass `number`, in reading order."""
+        return self._order.pass_order(number)
+
+    def __next__(self) -> NumpyBatch:
+        if self._batches is None:
+            self._batches = self._order.batches(self._state)
+        batch, self._state = next(self._batches)
+        return batch
+
+    def get_state(self) -> dict[str, Any]:
+        """Where the next global batch starts: {'pass', 'file', 'offset'} (JSON-serialisable)."""
+        return dict(self._state)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue at `state`, a `get_state()` of a Criteo training stream.
+
+        Raises:
+            ValueError: if `state` is not one.
+        """
+        try:
+            restored = {key: int(state[key]) for key in ("pass", "file", "offset")}
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"{state!r} is not the state of a Criteo training stream; pass one that "
+                "CriteoDataset.train_batches(...).get_state() returned"
+            ) from None
+        self.close()
+        self._state = restored
+
+    def close(self) -> None:
+        """Stop the parsing threads; the next batch starts from the current state."""
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None
+
+
 class CriteoDataset:
     """The Criteo 1TB splits under `data_dir` as the `Dataset` protocol's numpy batches.
 
-    Every process reads whole global batches (the PyTorch workload keeps its rank's slice),
-    like every other dataset here. Split sizes come from `files.count_examples`: the layout
-    fixes all but the last file of each day, so only those are counted, once.
+    Each process reads only its rows of every global batch (`ProcessShare`): it scans every
+    line's end but parses its own lines alone. Split sizes come from `files.count_examples`:
+    the layout fixes all but the last file of each day, so only those are counted, once.
     """
 
     def __init__(
@@ -421,9 +625,10 @@ class CriteoDataset:
         Args:
             data_dir: the folder holding the `day_{d}_{NN}` files.
             lines_per_file: lines of every file but the last of a day; None counts all lines.
-            block_bytes: bytes parsed at a time.
+            block_bytes: bytes read at a time, and the most parsed at once by one thread.
             num_threads: threads parsing and hashing blocks; None for min(8, CPU count).
-            prefetch: batches prepared ahead on a background thread (0: none).
+            prefetch: eval batches prepared ahead on a background thread (0: none); training
+                batches are prepared ahead by the workload's input queue.
         """
         import_pyarrow()  # fail early, naming the extra to install
         self.data_dir = Path(data_dir)
@@ -445,34 +650,21 @@ class CriteoDataset:
             self._sizes[split] = _files.count_examples(self.data_dir, split, self.lines_per_file)
         return self._sizes[split]
 
-    def _chunks(self, paths: Iterable[Path]) -> Iterator[Chunk]:
-        """Parsed chunks of `paths`, one file after another."""
-        return read_chunks(paths, self.num_threads, self.block_bytes)
-
-    def _train_stream(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
-        rng = np.random.default_rng(seed)
-        paths = self.files("train")
-        weights = np.ones(global_batch_size, np.float32)
-        while True:
-            order = [paths[i] for i in rng.permutation(len(paths))]
-            full = 0
-            for inputs, targets in rebatch(self._chunks(order), global_batch_size):
-                if len(targets) == global_batch_size:  # drop each pass's remainder
-                    full += 1
-                    yield {"inputs": inputs, "targets": targets, "weights": weights.copy()}
-            if not full:
-                raise ValueError(
-                    f"the Criteo training files in {self.data_dir} hold fewer examples than "
-                    f"one batch of {global_batch_size}"
-                )
-
-    def train_batches(self, seed: int, global_batch_size: int) -> Iterator[NumpyBatch]:
+    def train_batches(
+        self,
+        seed: int,
+        global_batch_size: int,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> TrainBatches:
         """Infinite training batches: a seeded shuffle of the files per pass, rows in order.
 
         Batches run across file boundaries; each pass drops its last partial batch (the
-        reference's `drop_remainder` before `repeat`).
+        reference's `drop_remainder` before `repeat`). `workers` is ignored: parsing runs on
+        `num_threads` threads, which release the GIL, so processes would only add copies.
         """
-        return prefetch(self._train_stream(seed, global_batch_size), self.prefetch)
+        del workers
+        return TrainBatches(self, seed, global_batch_size, share)
 
     def eval_paths(self, split: str) -> list[Path]:
         """The files an eval pass over `split` reads, in order.
@@ -486,29 +678,24 @@ class CriteoDataset:
             paths = [paths[i] for i in order]
         return paths
 
-    def _eval_stream(
-        self, split: str, global_batch_size: int, num_examples: int | None
-    ) -> Iterator[NumpyBatch]:
-        remaining = np.inf if num_examples is None else num_examples
-        weights = np.ones(global_batch_size, np.float32)
-        if remaining <= 0:
-            return
-        for inputs, targets in rebatch(self._chunks(self.eval_paths(split)), global_batch_size):
-            keep = int(min(len(targets), remaining))
-            remaining -= keep
-            if keep == global_batch_size:
-                yield {"inputs": inputs, "targets": targets, "weights": weights.copy()}
-            else:
-                batch = {"inputs": inputs[:keep], "targets": targets[:keep]}
-                yield pad_batch(batch, global_batch_size)
-            if remaining <= 0:
-                return
-
     def eval_batches(
-        self, split: str, global_batch_size: int, num_examples: int | None = None
+        self,
+        split: str,
+        global_batch_size: int,
+        num_examples: int | None = None,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
     ) -> Iterator[NumpyBatch]:
         """One ordered pass over the first `num_examples` of `split`, padded to full batches.
 
         Padding rows are zeros with `weights` 0. 'eval_train' reads the training files.
+        `workers` is ignored, as in `train_batches`.
         """
-        return prefetch(self._eval_stream(split, global_batch_size, num_examples), self.prefetch)
+        del workers
+        rows = share.rows(global_batch_size)
+        if num_examples is not None and num_examples <= 0:
+            return iter(())
+        paths = self.eval_paths(split)
+        plan = scan_lines(paths, global_batch_size, rows, (0, 0), num_examples, self.block_bytes)
+        batches = parse_batches(plan, len(rows), self.num_threads)
+        return prefetch((batch for batch, _ in batches), self.prefetch)

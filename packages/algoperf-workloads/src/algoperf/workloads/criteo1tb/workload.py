@@ -27,8 +27,7 @@ class CriteoBase(NumpyDataWorkload):
         """Synthetic examples, or the Criteo 1TB day files under `data_dir`.
 
         The day files are read lazily by `reader.CriteoDataset` (needs pyarrow, the
-        `criteo` extra). Every process reads whole global batches; the PyTorch workload keeps
-        its rank's slice, as for every other dataset.
+        `criteo` extra); each process parses only its rows of every global batch.
 
         Raises:
             ValueError: if real data is asked for without a `data_dir`.
