@@ -48,7 +48,15 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite against the locked environment (the test group has both frameworks)."""
     _sync(session, "--group", "test")
-    session.run("pytest", "--durations=10", *session.posargs)  # the slowest tests, in every log
+    # The slowest tests, in every log; `big` full-size models are `nox -s big`'s.
+    session.run("pytest", "--durations=10", "-m", "not big", *session.posargs)
+
+
+@nox.session(default=False)
+def big(session: nox.Session) -> None:
+    """The full-size models CI leaves out (about 2 minutes and 11.5 GB of memory each)."""
+    _sync(session, "--group", "test")
+    session.run("pytest", "--durations=10", "-m", "big", *session.posargs)
 
 
 def _standalone(session: nox.Session, packages: list[str], import_name: str) -> None:
