@@ -53,6 +53,8 @@ from algoperf.workloads.ogbg import data as ogbg_data
 from algoperf.workloads.ogbg.graphs import GraphDataset
 
 RULES = "v0.6"
+MIN_SECONDS = 1.0
+"""Shortest timed window of a row."""
 GOAL_PER_CORE = 250
 """Issue 12: one worker core should produce this many augmented 224x224 images/s."""
 
@@ -242,14 +244,20 @@ class Rate:
 
 
 def measure(batches: Iterator[Any], warmup: int, timed: int, batch_size: int) -> Rate:
-    """Steady-state rates over `timed` batches after `warmup` (start-up, first batches)."""
+    """Steady-state rates over at least `timed` batches and one second, after `warmup`.
+
+    The warm-up covers the workers' start; fast in-memory pipelines need many batches for a
+    readable CPU time.
+    """
     for _ in range(warmup):
         next(batches)
     start, cpu = time.perf_counter(), _cpu_seconds()
-    for _ in range(timed):
+    batch, count = next(batches), 1
+    while count < timed or time.perf_counter() - start < MIN_SECONDS:
         batch = next(batches)
+        count += 1
     assert len(batch["targets"]) >= batch_size
-    examples = timed * batch_size
+    examples = count * batch_size
     return Rate(examples / (time.perf_counter() - start), examples / (_cpu_seconds() - cpu))
 
 
@@ -274,6 +282,7 @@ def run_row(row: PipelineRow, args: argparse.Namespace) -> None:
         _print_rate(label, rows[label], 1, None, next(iter(rows.values())))
     base = next(iter(rows.values()))
     one = None
+    pipeline_rows: list[str] = []
     for workers in (0, *args.workers):
         batches = row.pipeline(args.batch_size, workers)
         rate = measure(batches, 2 * workers + 2, args.batches, args.batch_size)
@@ -284,12 +293,14 @@ def run_row(row: PipelineRow, args: argparse.Namespace) -> None:
         label = f"pipeline, {workers} workers" if workers else "pipeline, in process"
         _print_rate(label, rate, max(workers, 1), one if workers else None, base)
         rows[label] = rate
+        pipeline_rows.append(label)
     need, hardware = consumption(row.workload)
-    core_rate = rate.cpu
+    best = max(pipeline_rows, key=lambda label: rows[label].cpu)
+    core_rate = rows[best].cpu
     print(
         f"one {hardware.device_count}x {hardware.device_kind} host consumes {need:,.0f} ex/s "
         f"({RULES}: step hint x batch size / max runtime): {need / core_rate:.1f} cores at "
-        f"{core_rate:.0f} ex per CPU second (the last row; goal >= {GOAL_PER_CORE} per core)"
+        f"{core_rate:.0f} ex per CPU second ({best}; goal for ImageNet >= {GOAL_PER_CORE})"
     )
 
 
