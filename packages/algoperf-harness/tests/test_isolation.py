@@ -191,3 +191,30 @@ def test_two_processes_on_one_experiment_dir_run_each_trial_once(tmp_path):
         steps = [e.global_step for e in record.evals]
         assert steps == sorted(set(steps))
         assert [p.name for p in path.parent.glob("meta_data_*.json")] == ["meta_data_0.json"]
+
+
+def test_a_crash_dump_keeps_the_crashing_thread_and_what_ran_before():
+    from algoperf.harness._supervisor import without_other_threads
+
+    output = [
+        "misbehaving: segfault",
+        "Fatal Python error: Segmentation fault",
+        "",
+        "Thread 0x00007f0a1b2c3700 (most recent call first):",
+        '  File "/x/_prefetch.py", line 90 in _put',
+        '  File "/usr/lib/python3.11/threading.py", line 975 in run',
+        "",
+        "Current thread 0x00007f0a1c000740 (most recent call first):",
+        '  File "/x/misbehaving.py", line 47 in update_params',
+        "",
+        "Extension modules: numpy.core._multiarray_umath, torch._C (total: 2)",
+    ]
+    assert without_other_threads(output) == [
+        "misbehaving: segfault",
+        "Fatal Python error: Segmentation fault",
+        "",
+        "",
+        "Current thread 0x00007f0a1c000740 (most recent call first):",
+        '  File "/x/misbehaving.py", line 47 in update_params',
+        "",
+    ]

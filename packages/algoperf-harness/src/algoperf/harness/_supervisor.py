@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,25 @@ from algoperf.harness._sweep import Sweep, SweepResult, SweepTrial, groups
 OUTPUT_LINES = 20
 """Lines of a dead child's output kept in the failed trial's error."""
 _POLL_SEC = 0.2
+_THREAD_DUMP = re.compile(r"Thread 0x[0-9a-f]+ .*\(most recent call first\):")
+
+
+def without_other_threads(lines: list[str]) -> list[str]:
+    """Output with a crash dump's other threads and extension-module list left out.
+
+    On a fatal signal, faulthandler prints every thread's stack (input prefetching, grain,
+    torch) and the loaded extension modules; only the crashing thread's stack ("Current
+    thread") says where the crash was, and the lines before the dump say what ran.
+    """
+    kept, skipping = [], False
+    for line in lines:
+        if _THREAD_DUMP.fullmatch(line):
+            skipping = True
+        elif skipping and not line.startswith("  "):
+            skipping = False
+        if not skipping and not line.startswith("Extension modules:"):
+            kept.append(line)
+    return kept
 
 
 def default_timeout_sec(trial: SweepTrial) -> float:
@@ -188,7 +208,7 @@ class _GroupSupervisor:
             why = f"exited with code {code} before the trial ended"
         with open(self.log, errors="replace") as log:
             log.seek(ended.output_from)
-            lines = log.read().splitlines()[-OUTPUT_LINES:]
+            lines = without_other_threads(log.read().splitlines())[-OUTPUT_LINES:]
         output = "\n".join(f"  {line}" for line in lines) or "  (none)"
         return f"the trial's process {why}; its last output ({self.log}):\n{output}"
 

@@ -1,6 +1,8 @@
 """Sharded, resumable batch streams on grain: what each process loads for each global batch.
 
-A stream is a grain `MapDataset` over global batch numbers. Batch `b` of a training stream
+A stream maps global batch numbers to batches: in this process, or in grain worker
+processes (a grain `MapDataset` over batch numbers with `mp_prefetch`; grain is imported
+only then). Batch `b` of a training stream
 holds the examples at positions `b·G … (b+1)·G - 1` of an infinite sequence of per-epoch
 permutations (G = the global batch size); a process loads only its rows of it
 (`ProcessShare`). Every random choice an example's transform makes comes from a key derived
@@ -19,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import grain
 import numpy as np
 
 NumpyBatch = dict[str, Any]
@@ -167,10 +168,10 @@ class _EvalRequests:
 
 
 class BatchStream(Iterator[NumpyBatch]):
-    """A grain pipeline over batch numbers that knows how many batches it has handed out.
+    """Batches loaded by number, in this process or by grain's workers, counted.
 
-    Its state is that count, so it restores in O(1) whatever the number of workers, and a
-    trial may resume with a different worker count.
+    Its state is the count handed out, so it restores in O(1) whatever the number of
+    workers, and a trial may resume with a different worker count.
     """
 
     def __init__(
@@ -188,19 +189,12 @@ class BatchStream(Iterator[NumpyBatch]):
 
     def _open(self, start: int) -> None:
         self.close()
-        dataset = (
-            grain.MapDataset.range(start, self._num_batches)
-            .map(self._requests)
-            .map(self._load)
-            # No read-ahead threads: batches are loaded on demand here, or ahead by the
-            # worker processes and by the input queue's thread.
-            .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
-        )
+        batches = range(start, self._num_batches)
         if self._workers:
-            _allow_grain_workers()
-            options = grain.MultiprocessingOptions(num_workers=self._workers)
-            dataset = dataset.mp_prefetch(options)
-        self._iterator, self._next = iter(dataset), start
+            self._iterator = _grain_workers(batches, self._requests, self._load, self._workers)
+        else:  # what grain would do in this process, without its import cost
+            self._iterator = map(self._load, map(self._requests, batches))
+        self._next = start
 
     def __next__(self) -> NumpyBatch:
         batch = next(self._iterator)
@@ -223,6 +217,32 @@ class BatchStream(Iterator[NumpyBatch]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _grain_workers(
+    batches: range,
+    requests: Callable[[int], BatchRequest],
+    load: BatchLoader,
+    workers: int,
+) -> Iterator[NumpyBatch]:
+    """`load(requests(b))` for `b` in `batches`, in order, computed by grain worker processes.
+
+    grain is imported here, not at module level: with jax installed it imports jax's
+    profiler and orbax (3.6 s on this project's CI machine), which in-process loading and
+    PyTorch processes do not need.
+    """
+    import grain
+
+    _allow_grain_workers()
+    dataset = (
+        grain.MapDataset.range(batches.start, batches.stop)
+        .map(requests)
+        .map(load)
+        # No read-ahead threads: the workers load ahead, and so does the input queue.
+        .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
+        .mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    )
+    return iter(dataset)
 
 
 def _allow_grain_workers() -> None:
