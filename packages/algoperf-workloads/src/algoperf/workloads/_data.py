@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from algoperf.api import ResumableQueue
 from algoperf.workloads._pipeline import (
     SINGLE_PROCESS,
     BatchRequest,
@@ -26,16 +27,10 @@ from algoperf.workloads._pipeline import (
 )
 
 
-class ResumableBatches(Iterator[NumpyBatch], Protocol):
-    """Training batches whose position is a small JSON-serialisable state."""
+class ResumableBatches(ResumableQueue, Iterator[NumpyBatch], Protocol):
+    """Numpy training batches with the state of an `api.ResumableQueue`."""
 
-    def get_state(self) -> dict[str, Any]:
-        """Where the stream is: restoring it continues with the next batch."""
-        ...
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from `state` without loading the batches before it."""
-        ...
+    def __next__(self) -> NumpyBatch: ...
 
 
 class Dataset(Protocol):
