@@ -257,3 +257,11 @@ def test_v05_scored_workloads_match_the_published_logs():
         assert meta["workload.num_eval_train_examples"] == spec.num_eval_train_examples
         checked.add(name)
     assert checked == scored
+
+
+def test_the_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    assert api.__version__ == version("algoperf-api")
+    with pytest.raises(AttributeError, match="no_such_name"):
+        api.no_such_name  # noqa: B018

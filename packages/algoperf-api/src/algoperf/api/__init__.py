@@ -4,7 +4,7 @@ Depends only on pydantic and numpy, so scoring and tools never pull in a deep-le
 framework.
 """
 
-from importlib.metadata import version as _version
+from typing import Any
 
 from algoperf.api._enums import (
     ForwardPassMode,
@@ -92,7 +92,15 @@ from algoperf.api._workload import (
 )
 from algoperf.api._workload_spec import Budget, WorkloadKind, WorkloadSpec
 
-__version__ = _version("algoperf-api")
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata (and the email package it loads) costs 40 ms: only when asked.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("algoperf-api")
+    raise AttributeError(f"module 'algoperf.api' has no attribute {name!r}")
+
 
 __all__ = (
     "DEFAULT_RULES",

@@ -164,18 +164,21 @@ def _merge(roots: Sequence[Path], logs: Sequence[Logs], renames: dict[Path, str]
     folders: dict[str, Path] = {}  # final name -> its submission folder
     trials: list[TrialLog] = []
     for root, part in zip(roots, logs, strict=True):
-        found = {t.submission: root / t.path.relative_to(root).parts[0] for t in part.trials}
+        by_submission: dict[str, list[TrialLog]] = {}
+        for t in part.trials:
+            by_submission.setdefault(t.submission, []).append(t)
         for submission in part.submissions:
-            folder = found.get(submission, root / submission).resolve()
+            own = by_submission.get(submission, [])
+            # Our records name their submission inside: its folder is the one they lie in.
+            top = own[0].path.relative_to(root).parts[0] if own else submission
+            folder = (root / top).resolve()
             name = renames.pop(folder, submission)
             if (other := folders.setdefault(name, folder)) != folder:
                 raise AlgoPerfError(
                     f"two submissions are named {name!r}: {other} and {folder}; "
                     f"rename one with --name {folder}=OTHER_NAME"
                 )
-            trials += [
-                replace(t, submission=name) for t in part.trials if t.submission == submission
-            ]
+            trials += own if name == submission else [replace(t, submission=name) for t in own]
     if renames:
         raise AlgoPerfError(f"--name {', '.join(map(str, renames))}: no submission folder there")
     anomalies = tuple(a for part in logs for a in part.anomalies)

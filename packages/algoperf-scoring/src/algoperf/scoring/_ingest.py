@@ -50,6 +50,8 @@ from algoperf.scoring._readers import REFERENCE_EVALS_FILE, Job, Series, TrialRe
 _STUDY = re.compile(r"study_(\d+)")
 _TRIAL = re.compile(r"trial_(\d+)")
 _FRAMEWORKS = frozenset(f.value for f in Framework)
+_Folder = Path | os.DirEntry[str]
+"""A folder given by the caller (a `Path`) or found while walking (a directory entry)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ class _LogReader:
         self.elsewhere: set[str] = set()
         self.other_rules: set[str] = set()
 
-    def discover(self, folder: Path) -> Iterator[Job]:
+    def discover(self, folder: _Folder) -> Iterator[Job]:
         """The trial folders of one submission folder, noting the folders that are not."""
         layout = _layout(folder)
         if layout == "ours":
@@ -159,7 +161,7 @@ class _LogReader:
         else:
             self._note(AnomalyKind.EMPTY_FOLDER, folder, "neither study_<k>/ folders nor trials")
 
-    def _discover_reference(self, folder: Path) -> Iterator[Job]:
+    def _discover_reference(self, folder: _Folder) -> Iterator[Job]:
         for study_folder in _subfolders(folder):
             match = _STUDY.fullmatch(study_folder.name)
             if match is None:
@@ -171,7 +173,7 @@ class _LogReader:
             for workload_folder in workload_folders:
                 yield from self._discover_workload(folder.name, int(match[1]), workload_folder)
 
-    def _discover_workload(self, submission: str, study: int, folder: Path) -> Iterator[Job]:
+    def _discover_workload(self, submission: str, study: int, folder: _Folder) -> Iterator[Job]:
         name, _, framework = folder.name.rpartition("_")
         if framework not in _FRAMEWORKS:
             self._skip(AnomalyKind.UNKNOWN_WORKLOAD, submission, folder.name, study)
@@ -187,7 +189,7 @@ class _LogReader:
         if not trial_folders:
             self._note(AnomalyKind.EMPTY_FOLDER, folder, "no trial_<i> folders")
         for sub in trial_folders:
-            yield Job(str(sub), submission, name, study, int(sub.name.removeprefix("trial_")))
+            yield Job(sub.path, submission, name, study, int(sub.name.removeprefix("trial_")))
 
     def _is_scored(self, submission: str, name: str, study: int) -> bool:
         """Whether the rules score workload `name`; notes the names they do not."""
@@ -267,8 +269,8 @@ class _LogReader:
             self._note(AnomalyKind.NAN_VALUES, read.job.folder, detail)
         return times[~nan_times], values[~nan_times]
 
-    def _note(self, kind: AnomalyKind, where: str | Path, detail: str) -> None:
-        self.anomalies.append(Anomaly(kind, str(where), detail))
+    def _note(self, kind: AnomalyKind, where: str | _Folder, detail: str) -> None:
+        self.anomalies.append(Anomaly(kind, os.fspath(where), detail))
 
     def _skip(self, kind: AnomalyKind, submission: str, name: str, study: int) -> None:
         self.skipped.setdefault((kind, submission, name), set()).add(study)
@@ -316,7 +318,7 @@ def _ids(numbers: Iterable[int]) -> str:
     return ", ".join(str(n) for n in sorted(numbers))
 
 
-def _layout(folder: Path) -> str | None:
+def _layout(folder: _Folder) -> str | None:
     """Which layout a submission folder is in: 'ours', 'reference' or None (neither).
 
     The first study_<k>/<workload>/trial_<i>/ folder decides, so that a large reference
@@ -327,17 +329,22 @@ def _layout(folder: Path) -> str | None:
             for workload in _subfolders(study):
                 for trial in _subfolders(workload):
                     if _TRIAL.fullmatch(trial.name):
-                        return "ours" if (trial / TRIAL_FILE).is_file() else "reference"
+                        ours = os.path.isfile(os.path.join(trial.path, TRIAL_FILE))
+                        return "ours" if ours else "reference"
     if any(TRIAL_FILE in files for _, _, files in os.walk(folder)):
         return "ours"
     return "reference" if any(_STUDY.fullmatch(f.name) for f in _subfolders(folder)) else None
 
 
-def _subfolders(folder: Path) -> list[Path]:
-    """Sub-folders in natural order (study_10 after study_9), hidden ones left out."""
+def _subfolders(folder: _Folder) -> list[os.DirEntry[str]]:
+    """Sub-folders in natural order (study_10 after study_9), hidden ones left out.
+
+    Directory entries, not `Path`s: a leaderboard has thousands of trial folders, and a
+    `Path` costs more to build than the entry costs to read.
+    """
     with os.scandir(folder) as entries:
-        found = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".")]
-    return sorted(found, key=lambda p: _natural_key(p.name))
+        found = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+    return sorted(found, key=lambda e: _natural_key(e.name))
 
 
 def _natural_key(name: str) -> list[int | str]:
