@@ -218,3 +218,27 @@ def test_a_crash_dump_keeps_the_crashing_thread_and_what_ran_before():
         '  File "/x/misbehaving.py", line 47 in update_params',
         "",
     ]
+
+
+def test_a_child_gets_its_start_up_time_beyond_the_trial_timeout(tmp_path, capsys, monkeypatch):
+    # Importing a framework is not a trial making no progress: until its first event the
+    # child gets the start-up allowance (shortened here), not the one-second trial timeout.
+    monkeypatch.setattr("algoperf.harness._supervisor._STARTUP_SEC", 4.0)
+    submission = tmp_path / "stuck_at_import.py"
+    submission.write_text("import time\n\ntime.sleep(3600)\n")
+    args = [
+        "run",
+        str(submission),
+        "--workload=digits_mlp",
+        "--framework=pytorch",
+        "--rules=dev",
+        f"--search-space={search_space_path('adamw')}",
+        "--studies=1",
+        "--trials=1",
+        "--trial-timeout=1",
+        f"--experiment-dir={tmp_path / 'runs'}",
+    ]
+    assert cli(args) == 1
+    captured = capsys.readouterr()
+    assert "made no progress for 4 s and was killed" in captured.out + captured.err
+    assert "the time a child gets to start" in captured.out + captured.err

@@ -45,6 +45,9 @@ from algoperf.harness._sweep import Sweep, SweepResult, SweepTrial, groups
 OUTPUT_LINES = 20
 """Lines of a dead child's output kept in the failed trial's error."""
 _POLL_SEC = 0.2
+_STARTUP_SEC = 600.0
+"""The least time a child gets before its first event: importing a framework and building
+the workload is not a trial making no progress, and takes minutes on a loaded machine."""
 _THREAD_DUMP = re.compile(r"Thread 0x[0-9a-f]+ .*\(most recent call first\):")
 
 
@@ -90,7 +93,8 @@ class _ChildExit:
     """How one child process ended."""
 
     returncode: int
-    hung: bool
+    hung_after: float | None
+    """The limit without progress it was killed at, if it was."""
     running: SweepTrial | None
     """The trial it had started and not ended."""
     output_from: int
@@ -159,11 +163,12 @@ class _GroupSupervisor:
                     start_new_session=True,  # its own process group, killed as a whole
                 )
                 try:
-                    last_progress, hung = time.monotonic(), False
+                    last_progress, hung_after = time.monotonic(), None
+                    limit = max(self.timeout, _STARTUP_SEC)  # until its first event
                     while True:
                         returncode = _wait(process, _POLL_SEC)
                         for event in _new_events(events):
-                            last_progress = time.monotonic()
+                            last_progress, limit = time.monotonic(), self.timeout
                             trial = pending.get(event["key"])
                             if trial is None:
                                 continue
@@ -175,12 +180,12 @@ class _GroupSupervisor:
                                 self._report(result_of(trial, event))
                         if returncode is not None:
                             break
-                        if time.monotonic() - last_progress > self.timeout:
-                            hung = True
+                        if time.monotonic() - last_progress > limit:
+                            hung_after = limit
                             _kill_group(process)
                 finally:
                     _kill_group(process)  # also when this process is interrupted
-            return _ChildExit(process.returncode, hung, running, output_from)
+            return _ChildExit(process.returncode, hung_after, running, output_from)
 
     def _command(self, plan_file: Path) -> list[str]:
         child = ["-m", "algoperf.harness._child", str(plan_file)]
@@ -192,11 +197,12 @@ class _GroupSupervisor:
     def _reason(self, ended: _ChildExit) -> str:
         """Why the child ended, and the last lines of its output."""
         code = ended.returncode
-        if ended.hung:
-            why = (
-                f"made no progress for {self.timeout:.0f} s and was killed (the limit: "
-                "trial_timeout_sec in the sweep file, or --trial-timeout)"
-            )
+        if ended.hung_after is not None:
+            why = f"made no progress for {ended.hung_after:.0f} s and was killed (the limit: "
+            if ended.hung_after == self.timeout:
+                why += "trial_timeout_sec in the sweep file, or --trial-timeout)"
+            else:
+                why += "the time a child gets to start, which a trial timeout only raises)"
         elif code < 0:
             name = signal.Signals(-code).name
             hint = {
