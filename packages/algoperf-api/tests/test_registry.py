@@ -157,7 +157,7 @@ def test_budgets_follow_the_base_workload(name):
     # v0.6-lm (provisional) takes v0.6's budgets.
     assert spec.budget("v0.6-lm") == spec.budget("v0.6")
     if v05 is None:  # added after v0.5
-        with pytest.raises(api.UnknownNameError, match="no budget for rules v0.5"):
+        with pytest.raises(api.UnknownNameError, match=r"no budget for rules v0\.5"):
             spec.budget("v0.5")
         return
     rt5, hint5 = v05

@@ -28,12 +28,14 @@ def test_v06_changes():
 def test_v06_lm_is_v06_plus_the_language_model():
     r = api.get_rules("v0.6-lm")
     assert r is api.RULES_V06_LM
-    assert r.provisional and not api.RULES_V06.provisional
+    assert r.provisional
+    assert not api.RULES_V06.provisional
     assert r.base_workloads == (*api.RULES_V06.base_workloads, "finewebedu_lm")
     assert r.model_dump(exclude={"name", "base_workloads", "budget_rules", "provisional"}) == (
         api.RULES_V06.model_dump(exclude={"name", "base_workloads", "budget_rules", "provisional"})
     )
-    assert r.budget_key == "v0.6" and api.RULES_V06.budget_key == "v0.6"
+    assert r.budget_key == "v0.6"
+    assert api.RULES_V06.budget_key == "v0.6"
     assert "finewebedu_lm" not in api.RULES_V06.base_workloads
 
 

@@ -158,7 +158,7 @@ DEFAULT_RULES = RULES_V05
 
 
 def get_rules(version: str | RuleVersion | None = None) -> RuleVersion:
-    """The rule version named `version` ('v0.5', 'v0.6', 'v0.6-lm'); None gives the default (v0.5)."""
+    """The rule version named `version` ('v0.5', 'v0.6', 'v0.6-lm'); None: the default, v0.5."""
     if version is None:
         return DEFAULT_RULES
     if isinstance(version, RuleVersion):
