@@ -245,7 +245,8 @@ def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
-    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, all" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, finewebedu, all" in err
 
 
 def test_expected_split_sizes_agree_with_the_workload_specs():
