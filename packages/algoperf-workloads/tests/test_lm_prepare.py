@@ -152,3 +152,42 @@ def test_missing_dataset_names_the_prepare_command(tmp_path) -> None:
         data.FineWebEduNotPreparedError, match="algoperf-datasets prepare finewebedu"
     ):
         data.load(tmp_path, SEQ_LEN)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in for every byte (its `bytes_to_unicode`)."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    chars, extra = {b: chr(b) for b in printable}, 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+def test_tiktoken_gives_the_hugging_face_tokenizers_ids() -> None:
+    """The reference tokenises with Hugging Face's GPT-2 tokenizer (byte-level BPE); prepare
+    uses tiktoken. The same ranks in both libraries give the same ids, <|endoftext|> too."""
+    tokenizers = pytest.importorskip("tokenizers")
+    encoder = tiny_bpe()
+    chars = _bytes_to_unicode()
+    ranks = encoder._mergeable_ranks  # bytes -> id
+    vocab = {"".join(chars[b] for b in token): rank for token, rank in ranks.items()}
+    merges = []
+    for token, _ in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) > 1:  # the split whose halves merge first (both are tokens)
+            left = next(
+                token[:i] for i in range(1, len(token)) if token[:i] in ranks and token[i:] in ranks
+            )
+            right = token[len(left) :]
+            merges.append(("".join(chars[b] for b in left), "".join(chars[b] for b in right)))
+    hf = tokenizers.Tokenizer(tokenizers.models.BPE(vocab, merges))
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.add_special_tokens(["<|endoftext|>"])
+    rng = np.random.default_rng(1)
+    sample = [
+        " ".join(rng.choice([*WORDS, "The", "théâtre", "don't", "42", "  "], 12)) for _ in range(20)
+    ]
+    for text in sample:
+        ids = hf.encode(text + "<|endoftext|>").ids
+        assert ids == [*encoder.encode_ordinary(text), encoder.eot_token], text
