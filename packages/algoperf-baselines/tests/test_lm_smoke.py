@@ -19,7 +19,7 @@ from algoperf.api import Hyperparameters, load_submission
 from algoperf.baselines import submission_path
 from algoperf.workloads import get_workload
 
-TOY = dict(model_dim=32, num_heads=2, num_layers=2, vocab_size=64, seq_len=16, mlp_dim=64)
+TOY = dict(model_dim=32, num_heads=2, num_layers=1, vocab_size=64, seq_len=16, mlp_dim=64)
 BATCH_SIZE, STEPS = 8, 3
 HPARAMS = Hyperparameters(
     dict(
