@@ -33,7 +33,11 @@ def _base(name: str, **fields: Any) -> WorkloadSpec:
 
 
 def _variant(
-    base: WorkloadSpec, suffix: str, validation_target: float, test_target: float, **changes: Any
+    base: WorkloadSpec,
+    suffix: str,
+    validation_target: float,
+    test_target: float | None,
+    **changes: Any,
 ) -> WorkloadSpec:
     """A variant of `base`: same data, budget and eval settings, its own targets."""
     fields = base.model_dump() | {
