@@ -34,11 +34,12 @@ REDUCED = LMConfig(
 N, LAYERS = 64, 2 * 3 + 1
 """Longest fp32 reduction (fc2 over the 64-wide hidden layer) and chain depth, as in the
 contract suite's PARITY row."""
-BF16_TOLERANCE = 0.05
+BF16_TOLERANCE = 0.02
 """bf16 logits of JAX and PyTorch, relative to the largest logit. Both round the same float32
 inputs of every matrix product to bf16 (eps 2^-8 = 3.9e-3), but accumulate in other orders
 and round the products' outputs to bf16 at other points; after 2 blocks each such rounding
-(≤ 3.9e-3) can flip the bf16 rounding of later inputs. 0.05 is about 13 bf16 ulps; a real
+(≤ 3.9e-3) can flip the bf16 rounding of later inputs. Observed: 5.2e-3 between the
+frameworks, 3.5e-3 and 3.8e-3 from the fp32 function; 0.02 is about 5 bf16 ulps. A real
 difference (a missing scale, another gate) moves logits by 0.2 or more of their size."""
 
 
