@@ -31,14 +31,24 @@ RULES = api.RULES_V06
 """For every workload: the dev rules would cap the timed trial at 300 steps."""
 
 
+def rules_for(name: str) -> api.RuleVersion:
+    """`RULES`, or the provisional v0.6-lm for the workloads only it scores (the LM)."""
+    if name in api.RULES_V06_LM.base_workloads and name not in RULES.base_workloads:
+        return api.RULES_V06_LM
+    return RULES
+
+
 def bare_loop_seconds_per_step(
-    name: str, framework: str, steps: int, batch_size: int | None = None
+    name: str, framework: str, steps: int, batch_size: int | None = None, **options: object
 ) -> float:
-    """Steady-state seconds per NAdamW step on synthetic data (the baseline's batch size)."""
+    """Steady-state seconds per NAdamW step on synthetic data (the baseline's batch size).
+
+    `options` go to `get_workload` (e.g. the LM's `model_config`).
+    """
     runtime = get_runtime(framework)
     submission = api.load_submission(submission_path("nadamw", framework))
     hyperparameters = api.load_search_space(search_space_path("nadamw")).points(1)[0]
-    workload = get_workload(name, framework, RULES, synthetic=True)
+    workload = get_workload(name, framework, rules_for(name), synthetic=True, **options)
     rng = runtime.key(0)
     batch_size = batch_size or submission.get_batch_size(name)
     queue = workload.build_input_queue(rng, "train", None, batch_size)

@@ -63,14 +63,17 @@ TARGETS = {
     "wmt_post_ln": ("bleu", MAX, 30.0779, 29.8982, 128, 128, 133_521_408),
     "wmt_attention_temp": ("bleu", MAX, 29.3379, 29.4143, 128, 128, 133_521_408),
     "wmt_glu_tanh": ("bleu", MAX, 29.5779, 29.0515, 128, 128, 146_116_608),
+    # The leaderboard's newer target (the reference's workload.py says 22.432); no test split.
+    "finewebedu_lm": ("ppl", MIN, 22.2995, None, 256, 64, 252_815_372),
     "mnist": ("accuracy", MAX, 0.97, 0.97, 10_000, 1_024, 101_770),
     "cifar": ("accuracy", MAX, 0.85, 0.85, 1_024, 128, 11_173_962),
     "digits_mlp": ("accuracy", MAX, 0.975, 0.98, 256, 128, 26_122),
     "digits_cnn": ("accuracy", MAX, 0.98, 0.985, 256, 128, 38_282),
 }
 
-# base: ((v0.5 runtime, v0.5 step hint), (v0.6 runtime, v0.6 step hint), eval period)
+# base: ((v0.5 runtime, v0.5 step hint) or None, (v0.6 runtime, v0.6 step hint), eval period)
 BUDGETS = {
+    "finewebedu_lm": (None, (31_967, 72_000), 2_571),
     "criteo1tb": ((7_703, 10_666), (7_703, 10_666), 120),
     "fastmri": ((8_859, 36_189), (4_430, 18_094), 80),
     "imagenet_resnet": ((63_008, 186_666), (66_159, 195_999), 510),
@@ -88,6 +91,7 @@ BUDGETS = {
 # dataset: (train, validation, test, eval_train)
 SPLITS = {
     "criteo1tb": (4_195_197_692, 83_274_637, 95_000_000, 83_361_792),
+    "finewebedu": (8_749_870, 100_000, None, 10_000),
     "fastmri": (34_742, 3_554, 3_581, 3_584),
     "imagenet": (1_281_167, 50_000, 10_000, None),  # eval_train differs: resnet vs vit
     "librispeech": (263_840, 5_348, 2_472, 5_376),
@@ -100,6 +104,7 @@ SPLITS = {
 
 LOSS = {
     "criteo1tb": LossType.SIGMOID_CROSS_ENTROPY,
+    "finewebedu": LossType.SOFTMAX_CROSS_ENTROPY,
     "fastmri": LossType.MEAN_ABSOLUTE_ERROR,
     "imagenet": LossType.SOFTMAX_CROSS_ENTROPY,
     "librispeech": LossType.CTC_LOSS,
@@ -113,8 +118,8 @@ LOSS = {
 
 def test_registry_holds_exactly_the_reference_names():
     assert set(api.WORKLOADS) == set(TARGETS)
-    assert len(api.WORKLOADS) == 37
-    assert len(api.workload_names(WorkloadKind.BASE)) == 8
+    assert len(api.WORKLOADS) == 38
+    assert len(api.workload_names(WorkloadKind.BASE)) == 9
     assert len(api.workload_names(WorkloadKind.VARIANT)) == 24
     assert api.workload_names(WorkloadKind.TEST) == ("criteo1tb_test",)
     assert set(api.workload_names(WorkloadKind.DEV)) == {
@@ -144,14 +149,21 @@ def test_targets_and_sizes(name):
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_budgets_follow_the_base_workload(name):
     spec = api.get_workload_spec(name)
-    (rt5, hint5), (rt6, hint6), period = BUDGETS[spec.base_workload]
-    assert spec.budget("v0.5").max_runtime_sec == rt5
-    assert spec.step_hint("v0.5") == hint5
+    v05, (rt6, hint6), period = BUDGETS[spec.base_workload]
     assert spec.budget("v0.6").max_runtime_sec == rt6
     assert spec.step_hint("v0.6") == hint6
     assert spec.eval_period_sec == period
-    assert spec.max_runtime_sec("v0.5", api.Ruleset.SELF) == 3 * rt5
     assert spec.max_runtime_sec("v0.6", api.Ruleset.SELF) == 1.5 * rt6
+    # v0.6-lm (provisional) takes v0.6's budgets.
+    assert spec.budget("v0.6-lm") == spec.budget("v0.6")
+    if v05 is None:  # added after v0.5
+        with pytest.raises(api.UnknownNameError, match=r"no budget for rules v0\.5"):
+            spec.budget("v0.5")
+        return
+    rt5, hint5 = v05
+    assert spec.budget("v0.5").max_runtime_sec == rt5
+    assert spec.step_hint("v0.5") == hint5
+    assert spec.max_runtime_sec("v0.5", api.Ruleset.SELF) == 3 * rt5
     assert spec.max_runtime_sec() == rt5  # v0.5 is the default
 
 
@@ -163,8 +175,9 @@ def test_split_sizes(name):
     assert spec.num_test_examples == test
     if eval_train is not None:
         assert spec.num_eval_train_examples == eval_train
-    # eval_train is the validation size rounded up to the eval batch, except for OGBG.
-    if spec.dataset != "ogbg":
+    # eval_train is the validation size rounded up to the eval batch, except for OGBG and the
+    # LM (10,000 training sequences).
+    if spec.dataset not in ("ogbg", "finewebedu"):
         rounded = math.ceil(spec.num_validation_examples / spec.eval_batch_size)
         assert spec.num_eval_train_examples == rounded * spec.eval_batch_size
 
@@ -194,6 +207,10 @@ def test_rule_version_lookups():
     assert api.held_out("v0.6") == ()
     assert len(api.scored_workloads("v0.5")) == 14
     assert len(api.scored_workloads("v0.6")) == 8
+    assert [s.name for s in api.scored_workloads("v0.6-lm")] == [
+        *api.RULES_V06.base_workloads,
+        "finewebedu_lm",
+    ]
     assert [s.name for s in api.qualification_workloads()] == ["criteo1tb", "ogbg", "wmt"]
 
 
@@ -221,6 +238,12 @@ def test_target_comparison_is_non_strict_and_rejects_nan():
     assert not acc.has_reached_validation_target({"validation/accuracy": float("nan")})
     assert not acc.has_reached_validation_target({})
     assert acc.has_reached_test_target({"test/accuracy": 0.66})
+    ppl = api.get_workload_spec("finewebedu_lm")
+    assert ppl.has_reached_validation_target({"validation/ppl": 22.2995})
+    assert not ppl.has_reached_validation_target({"validation/ppl": 22.3})
+    assert ppl.has_reached_test_target({})  # no test split, as in the reference
+    with pytest.raises(ValueError, match="no test split"):
+        ppl.reached(1.0, "test")
     wer = api.get_workload_spec("librispeech_conformer")
     assert wer.has_reached_validation_target({"validation/wer": 0.085884})
     assert not wer.has_reached_validation_target({"validation/wer": 0.0859})

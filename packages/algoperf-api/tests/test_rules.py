@@ -25,6 +25,20 @@ def test_v06_changes():
     assert r.base_workloads == api.RULES_V05.base_workloads
 
 
+def test_v06_lm_is_v06_plus_the_language_model():
+    r = api.get_rules("v0.6-lm")
+    assert r is api.RULES_V06_LM
+    assert r.provisional
+    assert not api.RULES_V06.provisional
+    assert r.base_workloads == (*api.RULES_V06.base_workloads, "finewebedu_lm")
+    assert r.model_dump(exclude={"name", "base_workloads", "budget_rules", "provisional"}) == (
+        api.RULES_V06.model_dump(exclude={"name", "base_workloads", "budget_rules", "provisional"})
+    )
+    assert r.budget_key == "v0.6"
+    assert api.RULES_V06.budget_key == "v0.6"
+    assert "finewebedu_lm" not in api.RULES_V06.base_workloads
+
+
 def test_rule_versions_are_immutable_and_strict():
     with pytest.raises(ValidationError):
         api.RULES_V05.num_studies = 3  # type: ignore[misc]
@@ -38,7 +52,9 @@ def test_a_rule_version_round_trips_through_json():
 
 
 def test_unknown_version():
-    with pytest.raises(api.UnknownNameError, match=r"'v05'.*did you mean 'v0.5'.*v0.5, v0.6, dev"):
+    with pytest.raises(
+        api.UnknownNameError, match=r"'v05'.*did you mean 'v0.5'.*v0.5, v0.6, v0.6-lm, dev"
+    ):
         api.get_rules("v05")
 
 

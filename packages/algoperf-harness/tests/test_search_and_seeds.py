@@ -135,3 +135,11 @@ def test_bulk_step_keys_equal_per_step_derivation(framework):
         expected = np.stack([np.asarray(k) for k in runtime.split(runtime.fold_in(key, 7 + i), 4)])
         np.testing.assert_array_equal(np.asarray(block[i]), expected)
     assert len({np.asarray(k).tobytes() for k in block.reshape(-1, 2)}) == 12
+
+
+def test_the_language_model_plans_under_the_provisional_lm_rules():
+    specs = plan_trials(plan(workload="finewebedu_lm", rules=api.RULES_V06_LM))
+    assert len(specs) == 15  # v0.6's 3 studies x 5 trials
+    assert {(s.workload, s.rules_version) for s in specs} == {("finewebedu_lm", "v0.6-lm")}
+    spec = api.get_workload_spec("finewebedu_lm")
+    assert spec.max_runtime_sec(specs[0].rules_version) == 31_967

@@ -250,3 +250,23 @@ def test_name_renames_a_submission_folder(root, tmp_path, capsys):
     code, _, err = _run(capsys, root, *SELF_V06, "--name", f"{mine / 'B'}=x")
     assert code == 1
     assert "no submission folder there" in err
+
+
+def test_the_provisional_lm_rules_score_nine_workloads(
+    tmp_path, reaching, write_reference_trial, capsys
+):
+    """v0.6-lm: v0.6's eight workloads plus finewebedu_lm (ppl, lower is better)."""
+    rules = get_rules("v0.6-lm")
+    logs = tmp_path / "logs"
+    for submission, seconds in (("A", 100.0), ("B", 250.0)):
+        for workload in rules.base_workloads:
+            for study in range(rules.num_studies):
+                rows = reaching(workload, seconds)
+                write_reference_trial(logs, submission, study, workload, 1, rows)
+    code, out, _ = _run(capsys, logs, "--ruleset", "self", "--rules", "v0.6-lm", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert len(rows) == 2 * 9
+    lm = [r for r in rows if r["workload"] == "finewebedu_lm"]
+    assert [r["status"] for r in lm] == ["reached", "reached"]
+    assert lm[0]["fraction_of_budget"] == repr(100.0 / (31_967 * 1.5))

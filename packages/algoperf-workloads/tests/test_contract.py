@@ -70,15 +70,30 @@ PARITY: dict[str, Tolerance] = {
     "criteo1tb_embed_init": Tolerance(1024),
     "criteo1tb_resnet": Tolerance(256 + 26 * 128),  # bottom output and 26 embeddings, flat
     "criteo1tb_test": Tolerance(1024),
+    # At REDUCED size: fc2 contracts the 64-wide hidden layer; the chain is 2 blocks of
+    # (attention projections, attention, MLP) and the tied output layer.
+    "finewebedu_lm": Tolerance(64, layers=2 * 3 + 1),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
-REDUCED: dict[str, dict[str, Any]] = {}
+LM_REDUCED = dict(
+    model_dim=32,
+    num_heads=2,
+    num_layers=2,
+    vocab_size=64,
+    seq_len=16,
+    mlp_dim=64,
+    multiple_of=32,
+    compute_dtype="float32",  # the suite compares fp32 results; bf16 is tested in test_lm.py
+)
+REDUCED: dict[str, dict[str, Any]] = {"finewebedu_lm": {"model_config": LM_REDUCED}}
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
 here holds for any model configuration; the full-size parameter count is then the workload's
 own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_COUNT_TESTS`."""
-REDUCED_COUNT_TESTS: dict[str, str] = {}
+REDUCED_COUNT_TESTS: dict[str, str] = {
+    "finewebedu_lm": "test_lm.py::test_full_size_parameter_count_in_registry_jax_and_pytorch"
+}
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
 
@@ -293,10 +308,15 @@ def test_training_queue_resumes_from_its_state(
             np.testing.assert_array_equal(b, a)
 
 
-def _tables(name: str, has_state: bool) -> tuple[Any, Any]:
-    """The workload's JAX→PyTorch parameter table, and its state table if the model has state."""
+def _tables(name: str, has_state: bool, workload: Workload) -> tuple[Any, Any]:
+    """The workload's JAX→PyTorch parameter table, and its state table if the model has state.
+
+    A `REDUCED` workload's table is its module's `param_map(config)` of the reduced model.
+    """
     package = IMPLEMENTATIONS[name][Framework.JAX].module.rsplit(".", 1)[0]
     module = importlib.import_module(f"{package}.param_map")
+    if name in REDUCED:
+        return module.param_map(workload.config), None  # type: ignore[attr-defined]
     if name not in getattr(module, "PARAM_MAPS", {}):
         pytest.fail(f"{name}: add its parameter table to PARAM_MAPS in {module.__name__}")
     state_maps = getattr(module, "STATE_MAPS", {})
@@ -324,7 +344,7 @@ def test_jax_and_pytorch_compute_the_same_eval_logits(pair: dict[Framework, Init
     jax_c, torch_c = pair[Framework.JAX], pair[Framework.PYTORCH]
     name = jax_c.workload.name
     tol = _tolerance(name)
-    param_table, state_table = _tables(name, jax_c.state is not None)
+    param_table, state_table = _tables(name, jax_c.state is not None, jax_c.workload)
     rng = np.random.default_rng(0)
     flat_params = _distinct(jax_c.params, rng)
     weights = jax_to_torch(flat_params, param_table)

@@ -158,6 +158,10 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
         raise ManualStepRequired("download day_0.gz to day_23.gz by hand into /raw, then rerun")
 
     fake_criteo(monkeypatch, prepare)
+    lm_calls = []
+    monkeypatch.setattr(
+        datasets_cli, "prepare_finewebedu", lambda *args: lm_calls.append(args) or 0
+    )
     code, out, err = run(["prepare", "criteo", "--data-dir", str(tmp_path)], Factory(), capsys)
     assert code == 2
     assert seen == [tmp_path]
@@ -168,6 +172,7 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     code, out, err = run(["prepare", "all", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 2
     assert len(factory.prepare_calls) == len(TFDS_DATASETS)
+    assert len(lm_calls) == 1  # FineWeb-Edu too (its own tests prepare a tiny corpus)
     assert "by hand" in err
 
 
@@ -191,11 +196,12 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     code, out, _ = run(["status", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 0
     lines = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb"]
+    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb", "finewebedu"]
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
     assert lines["ogbg_molpcba"].startswith("not prepared (algoperf-datasets prepare ogbg_molpcba")
     assert lines["criteo1tb"].startswith("incomplete: 1 day files of 1 of 24 days")
+    assert lines["finewebedu"].startswith("not prepared (algoperf-datasets prepare finewebedu")
     assert factory.prepare_calls == []
 
 
@@ -239,7 +245,8 @@ def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
-    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, all" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, finewebedu, all" in err
 
 
 def test_expected_split_sizes_agree_with_the_workload_specs():

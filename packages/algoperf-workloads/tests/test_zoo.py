@@ -58,7 +58,8 @@ def test_unknown_and_unimplemented_names():
         get_workload("fastmri", "jax")
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
     variants = {s.name for base in ("ogbg", "criteo1tb") for s in api.variants_of(base)}
-    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *variants}
+    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", "finewebedu_lm"}
+    implemented |= variants
     assert implemented == set(implemented_workloads()[2:])
 
 

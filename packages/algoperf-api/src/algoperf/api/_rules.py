@@ -53,6 +53,17 @@ class RuleVersion(BaseModel):
     """The benchmark hardware; the harness records the hardware it actually ran on."""
     max_steps: int | None = Field(default=None, ge=1)
     """A cap on every trial's steps (None: only the time budget ends training)."""
+    budget_rules: str | None = None
+    """Name of the rule version whose per-workload budgets and step hints this one uses
+    (None: its own name). A version that only adds workloads to another reuses its budgets."""
+    provisional: bool = False
+    """True for a version no competition has published: its results are for research, not a
+    leaderboard, and its workload list may still change."""
+
+    @property
+    def budget_key(self) -> str:
+        """The key of this version's budgets in each workload's `budgets`."""
+        return self.budget_rules or self.name
 
 
 _BASE_WORKLOADS = (
@@ -104,6 +115,25 @@ RULES_V06 = RuleVersion(
     hardware=_V100X8,
 )
 
+RULES_V06_LM = RuleVersion(
+    name="v0.6-lm",
+    # Provisional: the reference added the FineWeb-Edu LM after the v0.6 competition, and the
+    # leaderboard's targets file (submissions_algorithms scoring/workload_targets.json,
+    # benchmark_version "0.6") lists it as a ninth base workload. v0.6 stays the published eight.
+    base_workloads=(*_BASE_WORKLOADS, "finewebedu_lm"),
+    held_out_workloads=(),
+    num_studies=RULES_V06.num_studies,
+    num_trials=RULES_V06.num_trials,
+    self_tuning_budget_factor=RULES_V06.self_tuning_budget_factor,
+    max_tau=RULES_V06.max_tau,
+    max_ratio_to_fastest=RULES_V06.max_ratio_to_fastest,
+    qualification_workloads=_QUALIFICATION,
+    has_prepare_for_eval=True,
+    hardware=_V100X8,
+    budget_rules="v0.6",
+    provisional=True,
+)
+
 RULES_DEV = RuleVersion(
     name="dev",
     # The built-in workloads (no download): a benchmark of the benchmark, minutes on a CPU.
@@ -122,13 +152,13 @@ RULES_DEV = RuleVersion(
 )
 
 RULE_VERSIONS: Mapping[str, RuleVersion] = MappingProxyType(
-    {r.name: r for r in (RULES_V05, RULES_V06, RULES_DEV)}
+    {r.name: r for r in (RULES_V05, RULES_V06, RULES_V06_LM, RULES_DEV)}
 )
 DEFAULT_RULES = RULES_V05
 
 
 def get_rules(version: str | RuleVersion | None = None) -> RuleVersion:
-    """The rule version named `version` ('v0.5', 'v0.6'); None gives the default (v0.5)."""
+    """The rule version named `version` ('v0.5', 'v0.6', 'v0.6-lm'); None: the default, v0.5."""
     if version is None:
         return DEFAULT_RULES
     if isinstance(version, RuleVersion):

@@ -88,8 +88,8 @@ class Workload(abc.ABC):
         return self.spec.validation_target
 
     @property
-    def test_target_value(self) -> float:
-        """Test target of `target_metric_name`."""
+    def test_target_value(self) -> float | None:
+        """Test target of `target_metric_name` (None without a test split)."""
         return self.spec.test_target
 
     @property

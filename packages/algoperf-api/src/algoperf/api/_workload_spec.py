@@ -63,8 +63,8 @@ class WorkloadSpec(BaseModel):
     """Metrics reported per split by an eval (`target_metric` among them)."""
     validation_target: float
     """Value of `target_metric` on the validation split that ends the timed run."""
-    test_target: float
-    """Value of `target_metric` on the test split."""
+    test_target: float | None
+    """Value of `target_metric` on the test split (None when the workload has no test split)."""
     budgets: Mapping[str, Budget]
     """Budget and step hint per rule-version name."""
     eval_period_sec: float = Field(gt=0)
@@ -90,6 +90,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError(
                 f"target_metric {self.target_metric!r} is not in eval_metrics {self.eval_metrics}"
             )
+        if (self.test_target is None) != (self.num_test_examples is None):
+            raise ValueError("test_target and num_test_examples must both be set or both be None")
         unknown = set(self.budgets) - set(RULE_VERSIONS)
         if unknown:
             raise ValueError(f"budgets name unknown rule versions {sorted(unknown)}")
@@ -109,10 +111,11 @@ class WorkloadSpec(BaseModel):
         """Budget and step hint under `rules` (default v0.5)."""
         rules = get_rules(rules)
         try:
-            return self.budgets[rules.name]
+            return self.budgets[rules.budget_key]
         except KeyError:
             raise UnknownNameError(
-                f"workload {self.name!r} has no budget for rules {rules.name}; "
+                f"workload {self.name!r} has no budget for rules {rules.name} "
+                f"(budgets of {rules.budget_key}); "
                 f"it has budgets for {', '.join(self.budgets)}"
             ) from None
 
@@ -133,6 +136,8 @@ class WorkloadSpec(BaseModel):
     def reached(self, value: float, split: str = "validation") -> bool:
         """Whether a metric value reaches this workload's target on `split`."""
         target = self.validation_target if split == "validation" else self.test_target
+        if target is None:
+            raise ValueError(f"workload {self.name!r} has no {split} split")
         return self.metric_direction.reached(value, target)
 
     def has_reached_validation_target(self, eval_result: Mapping[str, Any]) -> bool:
@@ -141,6 +146,11 @@ class WorkloadSpec(BaseModel):
         return self.reached(float(value), "validation")
 
     def has_reached_test_target(self, eval_result: Mapping[str, Any]) -> bool:
-        """Whether an eval result (keys like 'test/accuracy') reaches the test target."""
+        """Whether an eval result (keys like 'test/accuracy') reaches the test target.
+
+        True for a workload without a test split, as in the reference.
+        """
+        if self.test_target is None:
+            return True
         value = eval_result.get(self.test_metric_key, math.nan)
         return self.reached(float(value), "test")

@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workload", required=True)
     run.add_argument("--framework", required=True, choices=[f.value for f in Framework])
     run.add_argument("--ruleset", default="external", choices=[r.value for r in Ruleset])
-    run.add_argument("--rules", default="v0.5", help="rule version: v0.5, v0.6 or dev")
+    run.add_argument(
+        "--rules", default="v0.5", help="rule version: v0.5, v0.6, v0.6-lm (provisional) or dev"
+    )
     run.add_argument("--search-space", type=Path, help="JSON search space (external tuning)")
     run.add_argument("--name", help="submission name in the records (default: file stem)")
     run.add_argument("--studies", type=int, help="number of studies (default: the rules')")

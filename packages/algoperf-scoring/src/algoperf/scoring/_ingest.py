@@ -93,8 +93,8 @@ def load_logs(
 
     Args:
         root: the folder holding one folder per submission, in either layout.
-        rules: the rule version ('v0.5', 'v0.6'); decides which workloads are read and how
-            many studies and trials are expected.
+        rules: the rule version ('v0.5', 'v0.6', 'v0.6-lm'); decides which workloads are read
+            and how many studies and trials are expected.
         ruleset: external or self tuning; our records of another ruleset are skipped.
         strict: raise instead of collecting anomalies.
         workers: processes that read trial files; None: one per CPU from 2,000 trials and

@@ -59,6 +59,7 @@ _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
+_LM = _both("finewebedu_lm", "FineWebEduLmWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -75,6 +76,7 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_test": _CRITEO,
         "mnist": _MNIST,
         "cifar": _CIFAR,
+        "finewebedu_lm": _LM,
     }
 )
 """Workload name to its implementation per framework."""

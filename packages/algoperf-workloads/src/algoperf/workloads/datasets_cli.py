@@ -7,7 +7,8 @@ the workloads read without TensorFlow; preparing them needs the `prepare` extra.
 dataset is only verified, never prepared again; an interrupted prepare resumes (TFDS reuses
 the downloads that finished and regenerates the rest). Criteo 1TB is prepared by
 `algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
-downloaded by hand.
+downloaded by hand; FineWeb-Edu by `algoperf.workloads.finewebedu_lm.prepare` (the
+`finewebedu` extra: Hugging Face `datasets` and tiktoken), which resumes after its last shard.
 
 This is the only module of the package that parses arguments.
 """
@@ -36,6 +37,8 @@ OK, FAILED, NEEDS_USER = 0, 1, 2
 PREPARE_EXTRA = "pip install 'algoperf-workloads[prepare]'"
 CRITEO = "criteo1tb"
 CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
+FINEWEBEDU = "finewebedu"
+FINEWEBEDU_EXTRA = "pip install 'algoperf-workloads[finewebedu]'"
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,14 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
     ),
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples."""
-NAMES = (*TFDS_DATASETS, CRITEO)
-ALIASES = {"cifar": "cifar10", "ogbg": "ogbg_molpcba", "criteo": CRITEO}
+NAMES = (*TFDS_DATASETS, CRITEO, FINEWEBEDU)
+ALIASES = {
+    "cifar": "cifar10",
+    "ogbg": "ogbg_molpcba",
+    "criteo": CRITEO,
+    "finewebedu_lm": FINEWEBEDU,
+    "fineweb_edu": FINEWEBEDU,
+}
 """Workload names accepted for their dataset."""
 
 Echo = Callable[[str], None]
@@ -187,6 +196,22 @@ def prepare_criteo(data_dir: Path, echo: Echo) -> int:
     return OK
 
 
+def prepare_finewebedu(
+    data_dir: Path, temp_dir: Path | None, echo: Echo, source: Path | None = None
+) -> int:
+    """Run FineWeb-Edu's `prepare` (download, tokenise, shard, verify)."""
+    from algoperf.workloads.finewebedu_lm import prepare as lm_prepare
+
+    try:
+        ok = lm_prepare.prepare(data_dir, echo, source=source, temp_dir=temp_dir)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{FINEWEBEDU}: preparing it needs {error.name}, which is not installed; "
+            f"install it: {FINEWEBEDU_EXTRA}"
+        ) from error
+    return OK if ok else FAILED
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -202,6 +227,8 @@ def prepare(
     """
     if name == CRITEO:
         return prepare_criteo(data_dir, echo)
+    if name == FINEWEBEDU:
+        return prepare_finewebedu(data_dir, temp_dir, echo)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
     except _tfds.TfdsNotInstalledError as error:
@@ -214,6 +241,8 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
     """One line on dataset `name`'s state under `data_dir`; changes nothing."""
     if name == CRITEO:
         return f"{name}: {_criteo_state(data_dir)}"
+    if name == FINEWEBEDU:
+        return f"{name}: {_finewebedu_state(data_dir)}"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)
@@ -238,6 +267,20 @@ def _criteo_state(data_dir: Path) -> str:
     count = sum(len(parts) for parts in days.values())
     state = "files present" if complete else "incomplete"
     return f"{state}: {count} day files of {len(days)} of {files.NUM_DAYS} days in {data_dir}"
+
+
+def _finewebedu_state(data_dir: Path) -> str:
+    from algoperf.workloads.finewebedu_lm import data as lm_data
+
+    folder = data_dir / lm_data.DATASET_DIR
+    try:
+        index = lm_data.read_index(folder)
+    except lm_data.FineWebEduNotPreparedError:
+        if (folder / lm_data.INDEX_FILE).is_file():
+            return f"incomplete ({lm_data.prepare_command(data_dir)} resumes it)"
+        return f"not prepared ({lm_data.prepare_command(data_dir)})"
+    windows = {s: e["windows"] for s, e in index["splits"].items()}
+    return f"ok ({folder}): " + ", ".join(f"{s} {n:,} windows" for s, n in windows.items())
 
 
 def resolve(name: str) -> list[str]:

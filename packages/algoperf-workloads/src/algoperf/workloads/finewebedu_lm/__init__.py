@@ -1,0 +1,1 @@
+"""The FineWeb-Edu decoder-only language-model workload (`finewebedu_lm`)."""
