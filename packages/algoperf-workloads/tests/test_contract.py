@@ -54,6 +54,18 @@ class Tolerance:
     """Depth of the chain of such reductions, when it is more than a few."""
 
 
+WMT = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
+WMT_REDUCED = {
+    "vocab_size": 64,
+    "emb_dim": 32,
+    "num_heads": 4,
+    "num_layers": 1,
+    "qkv_dim": 32,
+    "mlp_dim": 48,
+    "max_len": 16,
+}
+"""wmt's reduced Transformer: 1 + 1 layers of width 32, 64 ids, 16 tokens per row."""
+
 PARITY: dict[str, Tolerance] = {
     "digits_mlp": Tolerance(128),  # hidden units of dense_1 and the head
     "digits_cnn": Tolerance(4 * 4 * 32),  # dense_0 contracts the flattened feature map
@@ -70,15 +82,20 @@ PARITY: dict[str, Tolerance] = {
     "criteo1tb_embed_init": Tolerance(1024),
     "criteo1tb_resnet": Tolerance(256 + 26 * 128),  # bottom output and 26 embeddings, flat
     "criteo1tb_test": Tolerance(1024),
+    # At the REDUCED size: the MLP contracts 48 hidden units; the chain is the 1 + 1 blocks'
+    # attention and MLP layers and the logits through the embedding.
+    **{name: Tolerance(48, layers=2 + 3 + 1) for name in WMT},
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
-REDUCED: dict[str, dict[str, Any]] = {}
+REDUCED: dict[str, dict[str, Any]] = {name: {"model_config": WMT_REDUCED} for name in WMT}
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
 here holds for any model configuration; the full-size parameter count is then the workload's
 own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_COUNT_TESTS`."""
-REDUCED_COUNT_TESTS: dict[str, str] = {}
+REDUCED_COUNT_TESTS: dict[str, str] = {
+    name: "test_wmt.py::test_full_size_parameter_counts" for name in WMT
+}
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
 
@@ -294,9 +311,16 @@ def test_training_queue_resumes_from_its_state(
 
 
 def _tables(name: str, has_state: bool) -> tuple[Any, Any]:
-    """The workload's JAX→PyTorch parameter table, and its state table if the model has state."""
+    """The workload's JAX→PyTorch parameter table, and its state table if the model has state.
+
+    A `REDUCED` workload's table comes from its module's `param_map(config)` at the reduced
+    configuration (`PARAM_MAPS` holds the full-size ones).
+    """
     package = IMPLEMENTATIONS[name][Framework.JAX].module.rsplit(".", 1)[0]
     module = importlib.import_module(f"{package}.param_map")
+    if name in REDUCED:
+        workload = get_workload(name, Framework.JAX, synthetic=True, **REDUCED[name])
+        return module.param_map(workload.config), None  # type: ignore[attr-defined]
     if name not in getattr(module, "PARAM_MAPS", {}):
         pytest.fail(f"{name}: add its parameter table to PARAM_MAPS in {module.__name__}")
     state_maps = getattr(module, "STATE_MAPS", {})

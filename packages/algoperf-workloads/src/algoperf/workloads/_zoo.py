@@ -59,6 +59,7 @@ _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
+_WMT = _both("wmt", "WmtWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -75,6 +76,10 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_test": _CRITEO,
         "mnist": _MNIST,
         "cifar": _CIFAR,
+        "wmt": _WMT,
+        "wmt_post_ln": _WMT,
+        "wmt_attention_temp": _WMT,
+        "wmt_glu_tanh": _WMT,
     }
 )
 """Workload name to its implementation per framework."""
