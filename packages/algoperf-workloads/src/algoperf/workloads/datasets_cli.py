@@ -36,6 +36,9 @@ OK, FAILED, NEEDS_USER = 0, 1, 2
 PREPARE_EXTRA = "pip install 'algoperf-workloads[prepare]'"
 CRITEO = "criteo1tb"
 CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
+WMT = "wmt"
+"""Two TFDS datasets (wmt17 and wmt14 de-en), a trained tokenizer and token ids: see
+`algoperf.workloads.wmt.prepare`."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
     ),
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples."""
-NAMES = (*TFDS_DATASETS, CRITEO)
+NAMES = (*TFDS_DATASETS, CRITEO, WMT)
 ALIASES = {"cifar": "cifar10", "ogbg": "ogbg_molpcba", "criteo": CRITEO}
 """Workload names accepted for their dataset."""
 
@@ -187,6 +190,23 @@ def prepare_criteo(data_dir: Path, echo: Echo) -> int:
     return OK
 
 
+def prepare_wmt(
+    data_dir: Path, temp_dir: Path | None, echo: Echo, builder_factory: BuilderFactory
+) -> int:
+    """Run wmt's own `prepare` (TFDS builds, SentencePiece training, tokenisation)."""
+    from algoperf.workloads.wmt import prepare as wmt_prepare
+
+    try:
+        ok = wmt_prepare.prepare(data_dir, echo, builder_factory, temp_dir)
+    except (ModuleNotFoundError, _tfds.TfdsNotInstalledError) as error:
+        raise MissingExtraError(
+            f"{WMT}: preparing it needs {getattr(error, 'name', None) or 'tensorflow-datasets'}, "
+            "which is not installed; install it: "
+            "pip install 'algoperf-workloads[prepare,wmt]'"
+        ) from error
+    return OK if ok else FAILED
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -202,6 +222,8 @@ def prepare(
     """
     if name == CRITEO:
         return prepare_criteo(data_dir, echo)
+    if name == WMT:
+        return prepare_wmt(data_dir, temp_dir, echo, builder_factory)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
     except _tfds.TfdsNotInstalledError as error:
@@ -214,6 +236,17 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
     """One line on dataset `name`'s state under `data_dir`; changes nothing."""
     if name == CRITEO:
         return f"{name}: {_criteo_state(data_dir)}"
+    if name == WMT:
+        from algoperf.workloads.wmt import data as wmt_data
+
+        missing = [
+            s
+            for s in wmt_data.SPLITS
+            if not (data_dir / wmt_data.TOKENIZED_DIR / f"{s}.npz").exists()
+        ]
+        if missing:
+            return f"{name}: not prepared (algoperf-datasets prepare wmt --data-dir {data_dir})"
+        return f"{name}: tokenised splits present ({data_dir / wmt_data.TOKENIZED_DIR})"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)

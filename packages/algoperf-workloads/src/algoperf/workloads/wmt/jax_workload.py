@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding
 
 from algoperf.api import ForwardPassMode, LossOutput
 from algoperf.workloads._data import NumpyBatch
 from algoperf.workloads.jax_base import JaxWorkload, masked_loss_output
 from algoperf.workloads.wmt import jax_decode, jax_model
+from algoperf.workloads.wmt.config import TransformerConfig
 from algoperf.workloads.wmt.workload import WmtBase
 
 MODEL_KEYS = (
@@ -36,6 +39,25 @@ def token_cross_entropy(
     return -jnp.sum(smoothed * jax.nn.log_softmax(logits.astype(jnp.float32)), axis=-1)
 
 
+@functools.cache
+def _eval_functions(config: TransformerConfig, out: NamedSharding) -> tuple[Any, Any]:
+    """Jitted per-row token sums and beam search of `config`, shared by its workloads."""
+    model = jax_model.Transformer(config)
+    decoder = jax_model.Transformer(config, decode=True)
+
+    def token_sums(params: Any, batch: dict[str, jax.Array]) -> jax.Array:
+        logits = cast(jax.Array, model.apply({"params": params}, batch, train=False))
+        weights = batch["weights"]
+        loss = token_cross_entropy(batch["targets"], logits) * weights
+        correct = (jnp.argmax(logits, -1) == batch["targets"]) * weights
+        return jnp.stack([loss.sum(1), correct.sum(1), weights.sum(1)], axis=1)
+
+    def translate(params: Any, inputs: jax.Array) -> jax.Array:
+        return jax_decode.translate(params, inputs, decoder, config.max_len)
+
+    return jax.jit(token_sums, out_shardings=out), jax.jit(translate, out_shardings=out)
+
+
 class WmtWorkload(WmtBase, JaxWorkload):
     """wmt, wmt_post_ln, wmt_attention_temp or wmt_glu_tanh, chosen by the spec's name."""
 
@@ -43,9 +65,7 @@ class WmtWorkload(WmtBase, JaxWorkload):
 
     def build_model(self) -> nn.Module:
         """The configured Transformer."""
-        self.decoder_model = jax_model.Transformer(self.config, decode=True)
-        self._translate = jax.jit(self._translate_fn, out_shardings=self.replicated)
-        self._token_sums = jax.jit(self._token_sums_fn, out_shardings=self.replicated)
+        self._token_sums, self._translate = _eval_functions(self.config, self.replicated)
         return jax_model.Transformer(self.config)
 
     def example_inputs(self) -> dict[str, np.ndarray]:
@@ -89,23 +109,14 @@ class WmtWorkload(WmtBase, JaxWorkload):
         losses = token_cross_entropy(label_batch, logits_batch, label_smoothing)
         return masked_loss_output(losses, mask_batch)
 
-    def _token_sums_fn(self, params: Any, batch: dict[str, jax.Array]) -> jax.Array:
-        logits, _ = self.model_fn(params, batch, None, ForwardPassMode.EVAL, None, False)
-        weights = batch["weights"]
-        loss = token_cross_entropy(batch["targets"], logits) * weights
-        correct = (jnp.argmax(logits, -1) == batch["targets"]) * weights
-        return jnp.stack([loss.sum(1), correct.sum(1), weights.sum(1)], axis=1)
-
     def _rows(self, array: jax.Array) -> np.ndarray:
         rows = self.process_share.rows(len(array))
         return np.asarray(array)[rows.start : rows.stop]
 
     def token_sums(self, params: Any, batch: NumpyBatch) -> np.ndarray:
         """(rows, 3) per-row sums of token loss, correct tokens and weights."""
-        return self._rows(self._token_sums(params, self.place_batch(batch)))
-
-    def _translate_fn(self, params: Any, inputs: jax.Array) -> jax.Array:
-        return jax_decode.translate(params, inputs, self.decoder_model, self.config.max_len)
+        placed = self.place_batch({k: batch[k] for k in ("inputs", "targets", "weights")})
+        return self._rows(self._token_sums(params, placed))
 
     def translate(self, params: Any, batch: NumpyBatch) -> np.ndarray:
         """(rows, max_len - 1) beam-search translations, the whole loop jitted."""

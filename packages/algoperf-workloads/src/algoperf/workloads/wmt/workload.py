@@ -31,6 +31,10 @@ class WmtBase(NumpyDataWorkload):
         model_config: a `TransformerConfig` (or a dict of its fields overriding the
             variant's) instead of the full-size model, e.g. a narrow one for CPU tests;
             `max_len` is also the sequence length of batches.
+        eval_chunk: rows per compiled eval call (teacher-forced sums and beam search); eval
+            batches are cut into chunks of this many rows, the last padded. Default: the whole
+            batch. Workloads of one configuration share their compiled JAX functions, so a
+            fixed chunk compiles them once for every eval batch size.
     """
 
     default_dropout_rate = DROPOUT_RATE
@@ -41,6 +45,7 @@ class WmtBase(NumpyDataWorkload):
         rules: str | RuleVersion | None = None,
         *,
         model_config: TransformerConfig | Mapping[str, Any] | None = None,
+        eval_chunk: int | None = None,
         **options: Any,
     ) -> None:
         base = CONFIGS[spec.name]
@@ -48,6 +53,12 @@ class WmtBase(NumpyDataWorkload):
             model_config = dataclasses.replace(base, **model_config)
         self._config = model_config or base
         super().__init__(spec, rules, **options)
+        if eval_chunk is not None and (eval_chunk < 1 or eval_chunk % self.num_batch_shards):
+            raise ValueError(
+                f"eval_chunk={eval_chunk} must be a positive multiple of the "
+                f"{self.num_batch_shards} devices or processes"
+            )
+        self.eval_chunk = eval_chunk
         self._detokenizer: Detokenizer | None = None
 
     @property
@@ -81,6 +92,20 @@ class WmtBase(NumpyDataWorkload):
     def translate(self, params: Any, batch: NumpyBatch) -> np.ndarray:
         """(rows, max_len - 1) beam-search translations of this process's rows."""
 
+    def _chunks(self, batch: NumpyBatch) -> Iterable[tuple[NumpyBatch, int]]:
+        """`batch` in chunks of `eval_chunk` rows (the last padded), with their real rows."""
+        size = len(batch["targets"])
+        chunk = self.eval_chunk or size
+        for start in range(0, size, chunk):
+            part = {k: v[start : start + chunk] for k, v in batch.items()}
+            rows = len(part["targets"])
+            if rows < chunk:
+                part = {
+                    k: np.concatenate([v, np.zeros((chunk - rows, *v.shape[1:]), v.dtype)])
+                    for k, v in part.items()
+                }
+            yield part, rows
+
     def split_metrics(
         self, params: Any, model_state: Any, batches: Iterable[NumpyBatch]
     ) -> dict[str, float]:
@@ -91,8 +116,9 @@ class WmtBase(NumpyDataWorkload):
         del model_state
         sums, hypotheses, targets = [], [], []
         for batch in batches:
-            sums.append(self.token_sums(params, batch))
-            hypotheses.append(self.translate(params, batch))
+            for chunk, rows in self._chunks(batch):
+                sums.append(self.token_sums(params, chunk)[:rows])
+                hypotheses.append(self.translate(params, chunk)[:rows])
             targets.append(batch["targets"])
         row_sums = self.gather_over_processes(np.concatenate(sums).astype(np.float64))
         hyps = self.gather_over_processes(np.concatenate(hypotheses))
