@@ -33,6 +33,7 @@ REDUCTION = 4 * 16 * 4
 LAYERS = 1 + 2 * 2 + 2 * 3 + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_full_size_parameter_counts(name):
     """Registry = configuration = JAX (`eval_shape`) = PyTorch (meta device), and the name
@@ -91,8 +92,16 @@ def packed_batch():
 
 
 @pytest.mark.parametrize(
-    "variant", [{}, {"pre_ln": False}, {"attention_temp": 4.0}, {"glu": True, "activation": "tanh"}]
+    "variant",
+    [
+        {},  # 2 + 2 layers: the layers' order in the name table
+        # 1 + 1 layers: each variant's own code path (the contract suite checks their logits)
+        pytest.param({"pre_ln": False, "num_layers": 1}, marks=pytest.mark.slow),
+        pytest.param({"attention_temp": 4.0, "num_layers": 1}, marks=pytest.mark.slow),
+        pytest.param({"glu": True, "activation": "tanh", "num_layers": 1}, marks=pytest.mark.slow),
+    ],
 )
+@pytest.mark.slow
 def test_jax_and_pytorch_logits_loss_and_gradients_agree_on_packed_rows(variant, packed_batch):
     config = dataclasses.replace(SMALL, **variant)
     model, params, torch_net = _pair(config)
@@ -104,6 +113,7 @@ def test_jax_and_pytorch_logits_loss_and_gradients_agree_on_packed_rows(variant,
         loss = (jax_cross_entropy(batch["targets"], logits, 0.1) * weights).sum() / weights.sum()
         return loss, logits
 
+    # Op by op: the variants share the compiled primitives, which is cheaper than a jit each.
     (loss, logits), grads = jax.value_and_grad(jax_loss, has_aux=True)(params)
     tb = {k: torch.from_numpy(v) for k, v in batch.items()}
     torch_logits = torch_net(tb, dropout_rate=0.0)
@@ -117,6 +127,7 @@ def test_jax_and_pytorch_logits_loss_and_gradients_agree_on_packed_rows(variant,
         assert_fp32_close(p.grad.numpy(), jax_grads[name], n=REDUCTION, layers=LAYERS, name=name)
 
 
+@pytest.mark.slow
 def test_a_packed_row_computes_each_pair_as_if_alone(packed_batch):
     """The segmentation masks and positions: a packed pair's encoding is its encoding alone,
     and so are the first pair's logits.
@@ -130,18 +141,18 @@ def test_a_packed_row_computes_each_pair_as_if_alone(packed_batch):
     row = int(np.argmax(batch["inputs_segmentation"].max(axis=1)))
     in_seg, out_seg = batch["inputs_segmentation"][row], batch["targets_segmentation"][row]
 
+    @jax.jit
     def encode(b):
-        return np.asarray(
-            model.apply(
-                {"params": params},
-                b["inputs"],
-                b.get("inputs_position"),
-                b.get("inputs_segmentation"),
-                method=model.encode,
-            )
+        return model.apply(
+            {"params": params},
+            b["inputs"],
+            b.get("inputs_position"),
+            b.get("inputs_segmentation"),
+            method=model.encode,
         )
 
-    encoded, logits = encode(batch), np.asarray(model.apply({"params": params}, batch))
+    apply = jax.jit(lambda b: model.apply({"params": params}, b))
+    encoded, logits = np.asarray(encode(batch)), np.asarray(apply(batch))
     for segment in range(1, int(in_seg.max()) + 1):
         x = batch["inputs"][row][in_seg == segment]
         y = batch["targets"][row][out_seg == segment]
@@ -149,13 +160,13 @@ def test_a_packed_row_computes_each_pair_as_if_alone(packed_batch):
         alone["inputs"][0, : len(x)], alone["targets"][0, : len(y)] = x, y
         assert_fp32_close(
             encoded[row][in_seg == segment],
-            encode(alone)[0, : len(x)],
+            np.asarray(encode(alone))[0, : len(x)],
             n=SMALL.emb_dim,
             layers=LAYERS,
             name=f"encoding of pair {segment}",
         )
         if segment == 1:
-            alone_logits = np.asarray(model.apply({"params": params}, alone))
+            alone_logits = np.asarray(apply(alone))
             assert_fp32_close(
                 logits[row][out_seg == 1],
                 alone_logits[0, : len(y)],
@@ -165,6 +176,7 @@ def test_a_packed_row_computes_each_pair_as_if_alone(packed_batch):
             )
 
 
+@pytest.mark.slow
 def test_beam_search_gives_the_same_hypotheses_in_jax_and_pytorch():
     config = dataclasses.replace(SMALL, max_len=12)
     _, params, torch_net = _pair(config, seed=2)
