@@ -9,6 +9,10 @@ A batch is a dict: 'inputs' and 'targets' (B, L) int ids, and for packed trainin
 'inputs_position', 'targets_position', 'inputs_segmentation', 'targets_segmentation'.
 With `decode=True` the decoder takes one target position per call and keeps its keys,
 values and position in the 'cache' collection (beam search).
+
+As in the reference, the targets shift right over the whole packed row, so a later pair's
+first decoder input is the previous pair's EOS rather than 0; masks and positions keep the
+pairs apart otherwise (`tests/test_wmt.py`).
 """
 
 from __future__ import annotations
