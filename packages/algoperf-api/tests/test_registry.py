@@ -60,7 +60,7 @@ TARGETS = {
     "ogbg_silu": ("mean_average_precision", MAX, 0.282178, 0.272144, 32_768, 512, 3_554_176),
     "ogbg_model_size": ("mean_average_precision", MAX, 0.269446, 0.253051, 32_768, 512, 2_571_648),
     "wmt": ("bleu", MAX, 30.8491, 30.7219, 128, 128, 133_521_408),
-    "wmt_post_ln": ("bleu", MAX, 30.0779, 29.8982, 128, 128, 133_521_408),
+    "wmt_post_ln": ("bleu", MAX, 30.0779, 29.8982, 128, 128, 133_517_312),
     "wmt_attention_temp": ("bleu", MAX, 29.3379, 29.4143, 128, 128, 133_521_408),
     "wmt_glu_tanh": ("bleu", MAX, 29.5779, 29.0515, 128, 128, 146_116_608),
     # The leaderboard's newer target (the reference's workload.py says 22.432); no test split.

@@ -54,6 +54,29 @@ class Tolerance:
     """Depth of the chain of such reductions, when it is more than a few."""
 
 
+WMT = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
+WMT_REDUCED = {
+    "vocab_size": 64,
+    "emb_dim": 32,
+    "num_heads": 4,
+    "num_layers": 1,
+    "qkv_dim": 32,
+    "mlp_dim": 48,
+    "max_len": 16,
+}
+"""wmt's reduced Transformer: 1 + 1 layers of width 32, 64 ids, 16 tokens per row."""
+LM_REDUCED = dict(
+    model_dim=32,
+    num_heads=2,
+    num_layers=2,
+    vocab_size=64,
+    seq_len=16,
+    mlp_dim=64,
+    multiple_of=32,
+    compute_dtype="float32",  # the suite compares fp32 results; bf16 is tested in test_lm.py
+)
+"""finewebedu_lm's reduced decoder: 2 layers of width 32, 64 ids, 16 tokens per row."""
+
 PARITY: dict[str, Tolerance] = {
     "digits_mlp": Tolerance(128),  # hidden units of dense_1 and the head
     "digits_cnn": Tolerance(4 * 4 * 32),  # dense_0 contracts the flattened feature map
@@ -73,26 +96,23 @@ PARITY: dict[str, Tolerance] = {
     # At REDUCED size: fc2 contracts the 64-wide hidden layer; the chain is 2 blocks of
     # (attention projections, attention, MLP) and the tied output layer.
     "finewebedu_lm": Tolerance(64, layers=2 * 3 + 1),
+    # At the REDUCED size: the MLP contracts 48 hidden units; the chain is the 1 + 1 blocks'
+    # attention and MLP layers and the logits through the embedding.
+    **{name: Tolerance(48, layers=2 + 3 + 1) for name in WMT},
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
-LM_REDUCED = dict(
-    model_dim=32,
-    num_heads=2,
-    num_layers=2,
-    vocab_size=64,
-    seq_len=16,
-    mlp_dim=64,
-    multiple_of=32,
-    compute_dtype="float32",  # the suite compares fp32 results; bf16 is tested in test_lm.py
-)
-REDUCED: dict[str, dict[str, Any]] = {"finewebedu_lm": {"model_config": LM_REDUCED}}
+REDUCED: dict[str, dict[str, Any]] = {
+    "finewebedu_lm": {"model_config": LM_REDUCED},
+    **{name: {"model_config": WMT_REDUCED} for name in WMT},
+}
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
 here holds for any model configuration; the full-size parameter count is then the workload's
 own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_COUNT_TESTS`."""
 REDUCED_COUNT_TESTS: dict[str, str] = {
-    "finewebedu_lm": "test_lm.py::test_full_size_parameter_count_in_registry_jax_and_pytorch"
+    "finewebedu_lm": "test_lm.py::test_full_size_parameter_count_in_registry_jax_and_pytorch",
+    **{name: "test_wmt.py::test_full_size_parameter_counts" for name in WMT},
 }
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 

@@ -12,6 +12,7 @@ from algoperf import api
 from algoperf.workloads import _tfds, datasets_cli
 from algoperf.workloads._prepare import ManualStepRequired
 from algoperf.workloads.datasets_cli import TFDS_DATASETS, cli
+from algoperf.workloads.wmt import prepare as wmt_prepare
 
 
 class FakeBuilder:
@@ -167,12 +168,17 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert seen == [tmp_path]
     assert "looking for day_0.gz" in out
     assert err == "download day_0.gz to day_23.gz by hand into /raw, then rerun\n"
-    # 'all' prepares every TFDS dataset and still reports the manual step.
+    # 'all' prepares every TFDS dataset and wmt, and still reports the manual step.
+    wmt_calls = []
+    monkeypatch.setattr(
+        wmt_prepare, "prepare", lambda data_dir, echo, factory, temp: wmt_calls.append(1) or True
+    )
     factory = Factory()
     code, out, err = run(["prepare", "all", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 2
     assert len(factory.prepare_calls) == len(TFDS_DATASETS)
     assert len(lm_calls) == 1  # FineWeb-Edu too (its own tests prepare a tiny corpus)
+    assert wmt_calls == [1]
     assert "by hand" in err
 
 
@@ -196,12 +202,13 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     code, out, _ = run(["status", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 0
     lines = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb", "finewebedu"]
+    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb", "wmt", "finewebedu"]
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
     assert lines["ogbg_molpcba"].startswith("not prepared (algoperf-datasets prepare ogbg_molpcba")
     assert lines["criteo1tb"].startswith("incomplete: 1 day files of 1 of 24 days")
     assert lines["finewebedu"].startswith("not prepared (algoperf-datasets prepare finewebedu")
+    assert lines["wmt"].startswith("not prepared (algoperf-datasets prepare wmt")
     assert factory.prepare_calls == []
 
 
@@ -246,7 +253,7 @@ def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
         datasets_cli.main()
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, finewebedu, all" in err
+    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, wmt, finewebedu, all" in err
 
 
 def test_expected_split_sizes_agree_with_the_workload_specs():

@@ -23,6 +23,7 @@ def test_import_leaves_frameworks_out():
         "import sys, algoperf.workloads, algoperf.workloads.digits.data\n"
         "import algoperf.workloads.ogbg.workload, algoperf.workloads.criteo1tb.workload\n"
         "import algoperf.workloads.mnist.workload, algoperf.workloads.cifar.workload\n"
+        "import algoperf.workloads.wmt.workload, algoperf.workloads.wmt.prepare\n"
         "bad = [m for m in ('jax', 'flax', 'optax', 'torch') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -57,9 +58,10 @@ def test_unknown_and_unimplemented_names():
     ):
         get_workload("fastmri", "jax")
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
-    variants = {s.name for base in ("ogbg", "criteo1tb") for s in api.variants_of(base)}
-    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", "finewebedu_lm"}
-    implemented |= variants
+    bases = ("ogbg", "criteo1tb", "wmt")
+    variants = {s.name for base in bases for s in api.variants_of(base)}
+    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", "wmt", *variants}
+    implemented.add("finewebedu_lm")
     assert implemented == set(implemented_workloads()[2:])
 
 

@@ -93,6 +93,10 @@ class Layout(enum.Enum):
     """Flax (in, out) kernel to torch (out, in) weight."""
     CONV = "conv"
     """Flax HWIO kernel to torch OIHW weight."""
+    HEADS_IN = "heads_in"
+    """Flax attention projection kernel (in, heads, head_dim) to torch (heads·head_dim, in)."""
+    HEADS_OUT = "heads_out"
+    """Flax attention output kernel (heads, head_dim, out) to torch (out, heads·head_dim)."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -100,6 +104,10 @@ class Layout(enum.Enum):
             return array.T
         if self is Layout.CONV:
             return array.transpose(3, 2, 0, 1)
+        if self is Layout.HEADS_IN:
+            return array.reshape(array.shape[0], -1).T
+        if self is Layout.HEADS_OUT:
+            return array.reshape(-1, array.shape[-1]).T
         return array
 
 

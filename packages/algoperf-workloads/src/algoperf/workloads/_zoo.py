@@ -60,6 +60,7 @@ _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
 _LM = _both("finewebedu_lm", "FineWebEduLmWorkload")
+_WMT = _both("wmt", "WmtWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -77,6 +78,10 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "mnist": _MNIST,
         "cifar": _CIFAR,
         "finewebedu_lm": _LM,
+        "wmt": _WMT,
+        "wmt_post_ln": _WMT,
+        "wmt_attention_temp": _WMT,
+        "wmt_glu_tanh": _WMT,
     }
 )
 """Workload name to its implementation per framework."""

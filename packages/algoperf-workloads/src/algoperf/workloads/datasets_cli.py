@@ -39,6 +39,9 @@ CRITEO = "criteo1tb"
 CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
 FINEWEBEDU = "finewebedu"
 FINEWEBEDU_EXTRA = "pip install 'algoperf-workloads[finewebedu]'"
+WMT = "wmt"
+"""Two TFDS datasets (wmt17 and wmt14 de-en), a trained tokenizer and token ids: see
+`algoperf.workloads.wmt.prepare`."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
     ),
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples."""
-NAMES = (*TFDS_DATASETS, CRITEO, FINEWEBEDU)
+NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU)
 ALIASES = {
     "cifar": "cifar10",
     "ogbg": "ogbg_molpcba",
@@ -212,6 +215,23 @@ def prepare_finewebedu(
     return OK if ok else FAILED
 
 
+def prepare_wmt(
+    data_dir: Path, temp_dir: Path | None, echo: Echo, builder_factory: BuilderFactory
+) -> int:
+    """Run wmt's own `prepare` (TFDS builds, SentencePiece training, tokenisation)."""
+    from algoperf.workloads.wmt import prepare as wmt_prepare
+
+    try:
+        ok = wmt_prepare.prepare(data_dir, echo, builder_factory, temp_dir)
+    except (ModuleNotFoundError, _tfds.TfdsNotInstalledError) as error:
+        raise MissingExtraError(
+            f"{WMT}: preparing it needs {getattr(error, 'name', None) or 'tensorflow-datasets'}, "
+            "which is not installed; install it: "
+            "pip install 'algoperf-workloads[prepare,wmt]'"
+        ) from error
+    return OK if ok else FAILED
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -227,6 +247,8 @@ def prepare(
     """
     if name == CRITEO:
         return prepare_criteo(data_dir, echo)
+    if name == WMT:
+        return prepare_wmt(data_dir, temp_dir, echo, builder_factory)
     if name == FINEWEBEDU:
         return prepare_finewebedu(data_dir, temp_dir, echo)
     try:
@@ -241,6 +263,17 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
     """One line on dataset `name`'s state under `data_dir`; changes nothing."""
     if name == CRITEO:
         return f"{name}: {_criteo_state(data_dir)}"
+    if name == WMT:
+        from algoperf.workloads.wmt import data as wmt_data
+
+        missing = [
+            s
+            for s in wmt_data.SPLITS
+            if not (data_dir / wmt_data.TOKENIZED_DIR / f"{s}.npz").exists()
+        ]
+        if missing:
+            return f"{name}: not prepared (algoperf-datasets prepare wmt --data-dir {data_dir})"
+        return f"{name}: tokenised splits present ({data_dir / wmt_data.TOKENIZED_DIR})"
     if name == FINEWEBEDU:
         return f"{name}: {_finewebedu_state(data_dir)}"
     dataset = TFDS_DATASETS[name]
