@@ -25,6 +25,8 @@ from algoperf import api
 from algoperf.api import ForwardPassMode, Framework, ParameterType, Workload
 from algoperf.workloads import IMPLEMENTATIONS, get_workload, implemented_workloads
 from algoperf.workloads._params import jax_to_torch
+from algoperf.workloads.imagenet_resnet import config as _resnet
+from algoperf.workloads.imagenet_vit import config as _vit
 from algoperf.workloads.testing import assert_fp32_close
 
 TRAIN, EVAL = ForwardPassMode.TRAIN, ForwardPassMode.EVAL
@@ -70,15 +72,34 @@ PARITY: dict[str, Tolerance] = {
     "criteo1tb_embed_init": Tolerance(1024),
     "criteo1tb_resnet": Tolerance(256 + 26 * 128),  # bottom output and 26 embeddings, flat
     "criteo1tb_test": Tolerance(1024),
+    # Reduced (REDUCED below): the second stage's 3x3 convolutions over 8 channels and the
+    # 32-channel projection; 5 conv-BN layers deep.
+    **dict.fromkeys(_resnet.CONFIGS, Tolerance(3 * 3 * 8 + 32, layers=5)),
+    # Reduced: the MLP's 32-wide contraction, 2 blocks of attention and MLP.
+    **dict.fromkeys(_vit.CONFIGS, Tolerance(32, layers=4)),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
-REDUCED: dict[str, dict[str, Any]] = {}
+REDUCED: dict[str, dict[str, Any]] = {
+    **{
+        name: {"model_config": _resnet.reduced(c), "image_size": _resnet.REDUCED_IMAGE_SIZE}
+        for name, c in _resnet.CONFIGS.items()
+    },
+    **{
+        name: {"model_config": _vit.reduced(c), "image_size": _vit.REDUCED_IMAGE_SIZE}
+        for name, c in _vit.CONFIGS.items()
+    },
+}
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
 here holds for any model configuration; the full-size parameter count is then the workload's
 own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_COUNT_TESTS`."""
-REDUCED_COUNT_TESTS: dict[str, str] = {}
+REDUCED_COUNT_TESTS: dict[str, str] = {
+    **dict.fromkeys(
+        _resnet.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[resnet]"
+    ),
+    **dict.fromkeys(_vit.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[vit]"),
+}
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
 
@@ -294,9 +315,16 @@ def test_training_queue_resumes_from_its_state(
 
 
 def _tables(name: str, has_state: bool) -> tuple[Any, Any]:
-    """The workload's JAX→PyTorch parameter table, and its state table if the model has state."""
+    """The workload's JAX→PyTorch parameter table, and its state table if the model has state.
+
+    A `REDUCED` workload's tables come from its param_map's `tables(model_config)`.
+    """
     package = IMPLEMENTATIONS[name][Framework.JAX].module.rsplit(".", 1)[0]
     module = importlib.import_module(f"{package}.param_map")
+    if name in REDUCED:
+        if not hasattr(module, "tables"):
+            pytest.fail(f"{name}: add tables(model_config) to {module.__name__}")
+        return module.tables(REDUCED[name]["model_config"])
     if name not in getattr(module, "PARAM_MAPS", {}):
         pytest.fail(f"{name}: add its parameter table to PARAM_MAPS in {module.__name__}")
     state_maps = getattr(module, "STATE_MAPS", {})

@@ -93,6 +93,12 @@ class Layout(enum.Enum):
     """Flax (in, out) kernel to torch (out, in) weight."""
     CONV = "conv"
     """Flax HWIO kernel to torch OIHW weight."""
+    HEADS_IN = "heads_in"
+    """Flax (in, heads, head_dim) attention kernel to torch (heads * head_dim, in) weight."""
+    HEADS_OUT = "heads_out"
+    """Flax (heads, head_dim, out) attention kernel to torch (out, heads * head_dim) weight."""
+    FLAT = "flat"
+    """Flax (heads, head_dim) attention bias to torch (heads * head_dim,) bias."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -100,6 +106,12 @@ class Layout(enum.Enum):
             return array.T
         if self is Layout.CONV:
             return array.transpose(3, 2, 0, 1)
+        if self is Layout.HEADS_IN:
+            return array.reshape(array.shape[0], -1).T
+        if self is Layout.HEADS_OUT:
+            return array.reshape(-1, array.shape[-1]).T
+        if self is Layout.FLAT:
+            return array.reshape(-1)
         return array
 
 

@@ -59,6 +59,8 @@ _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
+_RESNET = _both("imagenet_resnet", "ImagenetResnetWorkload")
+_VIT = _both("imagenet_vit", "ImagenetVitWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -75,6 +77,14 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_test": _CRITEO,
         "mnist": _MNIST,
         "cifar": _CIFAR,
+        "imagenet_resnet": _RESNET,
+        "imagenet_resnet_silu": _RESNET,
+        "imagenet_resnet_gelu": _RESNET,
+        "imagenet_resnet_large_bn_init": _RESNET,
+        "imagenet_vit": _VIT,
+        "imagenet_vit_glu": _VIT,
+        "imagenet_vit_post_ln": _VIT,
+        "imagenet_vit_map": _VIT,
     }
 )
 """Workload name to its implementation per framework."""
