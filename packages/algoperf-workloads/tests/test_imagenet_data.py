@@ -1,5 +1,7 @@
 """ImageNet data: RandAugment, mixup, process-count independence, the TFDS JPEG reader."""
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -32,7 +34,8 @@ def test_randaugment_has_the_reference_ops_and_is_seeded():
     for name, op in randaugment.OPS:
         a = op(image, np.random.default_rng(1), randaugment.MAGNITUDE)
         b = op(image, np.random.default_rng(1), randaugment.MAGNITUDE)
-        assert a.shape == image.shape and a.dtype == np.uint8, name
+        assert a.shape == image.shape, name
+        assert a.dtype == np.uint8, name
         np.testing.assert_array_equal(a, b, err_msg=name)
     image = _image(size=128)
     outs = [randaugment.randaugment(image, np.random.default_rng(s)) for s in range(8)]
@@ -56,7 +59,8 @@ def test_randaugment_ops_at_magnitude_10():
     shifted = randaugment.translate_x(image, np.random.default_rng(0), m)
     assert (shifted == randaugment.GRAY).all()  # a 100 px shift of a 48 px image leaves none
     contrast = randaugment.autocontrast(image // 2 + 10, rng, m)
-    assert contrast.min() == 0 and contrast.max() == 255
+    assert contrast.min() == 0
+    assert contrast.max() == 255
 
 
 def test_mixup_mixes_neighbouring_pairs_with_their_own_weights():
@@ -79,12 +83,14 @@ def test_vit_training_batches_do_not_depend_on_the_process_count():
     halves = [next(dataset.train_batches(7, 8, ProcessShare(i, 2))) for i in range(2)]
     for key in ("inputs", "targets"):
         np.testing.assert_array_equal(np.concatenate([h[key] for h in halves]), whole[key])
-    assert whole["targets"].shape == (8, 1000) and whole["inputs"].dtype == np.float32
+    assert whole["targets"].shape == (8, 1000)
+    assert whole["inputs"].dtype == np.float32
     np.testing.assert_allclose(whole["targets"].sum(1), 1.0, rtol=1e-6)
     again = next(dataset.train_batches(7, 8))
     np.testing.assert_array_equal(again["inputs"], whole["inputs"])
     resnet = next(data.synthetic(16, data.RESNET).train_batches(7, 8))
-    assert resnet["targets"].dtype == np.int32 and resnet["targets"].shape == (8,)
+    assert resnet["targets"].dtype == np.int32
+    assert resnet["targets"].shape == (8,)
 
 
 def _jpeg(label):
@@ -99,7 +105,7 @@ class FakeImagenet(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     VERSION = tfds.core.Version("1.0.0")
     code_path = None
-    SPLITS = {"train": 10, "validation": 6}
+    SPLITS: ClassVar[dict[str, int]] = {"train": 10, "validation": 6}
 
     def _info(self):
         features = {
@@ -119,7 +125,7 @@ class FakeImagenet(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 class FakeImagenetV2(FakeImagenet, skip_registration=True):
-    SPLITS = {"test": 4}
+    SPLITS: ClassVar[dict[str, int]] = {"test": 4}
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +144,7 @@ def _load(root, augmentation=data.RESNET):
 def _label_of(pixel):
     """The label whose colour the normalised pixel shows."""
     rgb = pixel * np.array(pp.STDDEV_RGB) + np.array(pp.MEAN_RGB)
-    return int(round(rgb[0] / 20))
+    return round(rgb[0] / 20)
 
 
 def test_reader_decodes_the_tfds_jpegs_of_every_split(jpeg_dir):
@@ -147,7 +153,8 @@ def test_reader_decodes_the_tfds_jpegs_of_every_split(jpeg_dir):
     assert sizes == {"train": 10, "validation": 6, "test": 4}
     for split in ("validation", "test"):
         batch = next(iter(dataset.eval_batches(split, 8)))
-        assert batch["inputs"].shape == (8, 32, 32, 3) and batch["inputs"].dtype == np.float32
+        assert batch["inputs"].shape == (8, 32, 32, 3)
+        assert batch["inputs"].dtype == np.float32
         np.testing.assert_array_equal(batch["weights"], np.arange(8) < sizes[split])
         real = batch["weights"] > 0
         centre = batch["inputs"][real, 16, 16]
@@ -158,7 +165,8 @@ def test_reader_decodes_the_tfds_jpegs_of_every_split(jpeg_dir):
     subset = next(iter(dataset.eval_batches("eval_train", 8, 5)))
     chosen = data.eval_train_subset(10, 5)
     labels = [int(r["label"]) for r in dataset.splits["train"].read(chosen)]
-    assert list(subset["targets"][:5]) == labels and subset["weights"].sum() == 5
+    assert list(subset["targets"][:5]) == labels
+    assert subset["weights"].sum() == 5
 
 
 def test_vit_reader_mixes_and_shares_batches_across_processes(jpeg_dir):
