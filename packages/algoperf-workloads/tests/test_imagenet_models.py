@@ -36,6 +36,7 @@ def _np(x):
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_full_size_parameter_counts(family):
     """Registry = layer-shape formula = JAX (`eval_shape`) = PyTorch (meta device), per variant."""
@@ -81,7 +82,8 @@ def _noisy(tree, rng, scale=0.1):
 # ResNet: batch norm in TRAIN (updating or not) and EVAL mode.
 
 RESNET = "imagenet_resnet_silu"
-RESNET_CONFIG = resnet_config.reduced(resnet_config.CONFIGS[RESNET])
+# Two stages: projection blocks at stride 1 and 2, and an identity block.
+RESNET_CONFIG = resnet_config.reduced(resnet_config.CONFIGS[RESNET], stage_sizes=(1, 2))
 # The longest fp32 sums: a batch-norm statistic or a conv kernel's gradient over the batch
 # and the 16 x 16 pixels after the stem (32 x 32 input).
 RESNET_N = BATCH * 16 * 16
@@ -154,6 +156,7 @@ def _torch_stats(jax_state):
     return jax_to_torch(traverse_util.flatten_dict(jax_state["batch_stats"]), state_table)
 
 
+@pytest.mark.slow
 def test_resnet_train_mode_agrees_on_logits_loss_gradients_and_statistics(resnet, resnet_jax):
     _, _, _, state, model, _, _ = resnet
     jax_logits, jax_loss, grads, new_state = resnet_jax["train"]
@@ -200,7 +203,7 @@ def test_resnet_eval_mode_uses_running_statistics(resnet, resnet_jax):
 # ViT: GLU MLPs and the MAP head in one reduced model, on mixed-up (soft) labels.
 
 VIT = "imagenet_vit_map"
-VIT_CONFIG = dataclasses.replace(vit_config.reduced(vit_config.CONFIGS[VIT]), use_glu=True)
+VIT_CONFIG = dataclasses.replace(vit_config.reduced(vit_config.CONFIGS[VIT], 2), use_glu=True)
 VIT_N = 3 * 8 * 8  # the patch embedding contracts 8 x 8 x 3 pixels
 
 
@@ -219,6 +222,7 @@ def vit():
     return jax_w, torch_w, traverse_util.unflatten_dict(flat), model, batch
 
 
+@pytest.mark.slow
 def test_vit_agrees_on_logits_loss_and_gradients_with_mixed_labels(vit):
     jax_w, torch_w, params, model, batch = vit
     assert batch["targets"].shape == (BATCH, 1000)  # mixup's label distributions

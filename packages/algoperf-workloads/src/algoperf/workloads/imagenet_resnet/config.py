@@ -47,14 +47,14 @@ CONFIGS: Mapping[str, ResNetConfig] = MappingProxyType(
 """Workload name to its model configuration."""
 
 
-def reduced(config: ResNetConfig) -> ResNetConfig:
-    """`config` with two stages of 1 and 2 blocks and 4 base filters, for CPU tests.
+def reduced(config: ResNetConfig, stage_sizes: tuple[int, ...] = (1,)) -> ResNetConfig:
+    """`config` with 4 base filters and `stage_sizes` (one block by default), for CPU tests.
 
-    It keeps every kind of layer: the stem, a projection block at stride 1 and at stride 2,
-    an identity block and the head (still with `num_classes` outputs).
+    One block has the stem, a projection shortcut and the head (still with `num_classes`
+    outputs); (1, 2) adds a strided projection block and an identity block.
     """
     return ResNetConfig(
-        stage_sizes=(1, 2),
+        stage_sizes=stage_sizes,
         num_filters=4,
         num_classes=config.num_classes,
         activation=config.activation,
@@ -63,7 +63,7 @@ def reduced(config: ResNetConfig) -> ResNetConfig:
 
 
 REDUCED_IMAGE_SIZE = 32
-"""Input side of CPU tests: 8 x 8 after the stem, 4 x 4 in the second stage."""
+"""Input side of CPU tests: 8 x 8 after the stem and max pool."""
 
 
 def num_params(config: ResNetConfig) -> int:

@@ -46,9 +46,9 @@ CONFIGS: Mapping[str, ViTConfig] = MappingProxyType(
 """Workload name to its model configuration."""
 
 
-def reduced(config: ViTConfig) -> ViTConfig:
-    """`config` at width 16, depth 2, 2 heads, MLP 32 and patch 8, for CPU tests."""
-    return replace(config, width=16, depth=2, mlp_dim=32, num_heads=2, patch_size=8)
+def reduced(config: ViTConfig, depth: int = 1) -> ViTConfig:
+    """`config` at width 16, `depth` blocks, 2 heads, MLP 32 and patch 8, for CPU tests."""
+    return replace(config, width=16, depth=depth, mlp_dim=32, num_heads=2, patch_size=8)
 
 
 REDUCED_IMAGE_SIZE = 16
