@@ -77,6 +77,19 @@ def test_mixup_mixes_neighbouring_pairs_with_their_own_weights():
         data.mixup(images[:3], np.zeros(3, int), rngs[:3], 0.2, 10)
 
 
+def test_mixing_before_normalising_equals_normalising_first():
+    images = np.stack([_image(i, 16) for i in range(4)])
+    labels = np.array([1, 2, 3, 4])
+    plain = data.Augmentation(mixup_alpha=0.2)
+    inputs, soft = data.finish_train(
+        images, labels, [np.random.default_rng(i) for i in range(4)], plain
+    )
+    rngs = [np.random.default_rng(i) for i in range(4)]
+    want, want_soft = data.mixup(pp.normalize(images), labels, rngs, 0.2, 1000)
+    np.testing.assert_allclose(inputs, want, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(soft, want_soft)
+
+
 def test_vit_training_batches_do_not_depend_on_the_process_count():
     dataset = data.synthetic(16, data.VIT)
     whole = next(dataset.train_batches(7, 8))

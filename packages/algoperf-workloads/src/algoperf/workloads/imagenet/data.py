@@ -80,7 +80,7 @@ def mixup(
     alpha: float,
     num_classes: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows 2k and 2k + 1 mixed, each with its own weight; float images, (B, C) soft labels.
+    """Rows 2k and 2k + 1 mixed, each with its own weight; float32 images, (B, C) soft labels.
 
     Raises:
         ValueError: for an odd number of rows (a pair would straddle two processes).
@@ -94,9 +94,12 @@ def mixup(
     lam = np.maximum(lam, 1.0 - lam)
     partner = np.arange(len(images)) ^ 1
     one_hot = np.eye(num_classes, dtype=np.float32)[labels]
-    mixed = lam[:, None, None, None] * images + (1.0 - lam[:, None, None, None]) * images[partner]
+    weight = lam[:, None, None, None]
+    mixed = images[partner].astype(np.float32)  # one float copy, then in place
+    mixed *= 1.0 - weight
+    mixed += weight * images
     soft = lam[:, None] * one_hot + (1.0 - lam[:, None]) * one_hot[partner]
-    return mixed.astype(np.float32), soft
+    return mixed, soft
 
 
 def finish_train(
@@ -105,15 +108,20 @@ def finish_train(
     rngs: Sequence[np.random.Generator],
     augmentation: Augmentation,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cropped uint8 training images → (RandAugment,) normalised, (mixed) model inputs."""
+    """Cropped uint8 training images → (RandAugment,) (mixed,) normalised model inputs.
+
+    Mixup, being linear, mixes the pixels before normalisation, in one float32 pass.
+    """
     if augmentation.randaugment:
         images = np.stack(
             [randaugment.randaugment(im, g) for im, g in zip(images, rngs, strict=True)]
         )
-    inputs = preprocessing.normalize(images)
     if augmentation.mixup_alpha is None:
-        return inputs, labels.astype(np.int32)
-    return mixup(inputs, labels, rngs, augmentation.mixup_alpha, augmentation.num_classes)
+        return preprocessing.normalize(images), labels.astype(np.int32)
+    mixed, soft = mixup(images, labels, rngs, augmentation.mixup_alpha, augmentation.num_classes)
+    mixed -= np.asarray(preprocessing.MEAN_RGB, np.float32)
+    mixed /= np.asarray(preprocessing.STDDEV_RGB, np.float32)
+    return mixed, soft
 
 
 def synthetic_train_transform(
