@@ -25,6 +25,8 @@ from algoperf import api
 from algoperf.api import ForwardPassMode, Framework, ParameterType, Workload
 from algoperf.workloads import IMPLEMENTATIONS, get_workload, implemented_workloads
 from algoperf.workloads._params import jax_to_torch
+from algoperf.workloads.imagenet_resnet import config as _resnet
+from algoperf.workloads.imagenet_vit import config as _vit
 from algoperf.workloads.testing import assert_fp32_close
 
 TRAIN, EVAL = ForwardPassMode.TRAIN, ForwardPassMode.EVAL
@@ -99,12 +101,24 @@ PARITY: dict[str, Tolerance] = {
     # At the REDUCED size: the MLP contracts 48 hidden units; the chain is the 1 + 1 blocks'
     # attention and MLP layers and the logits through the embedding.
     **{name: Tolerance(48, layers=2 + 3 + 1) for name in WMT},
+    # Reduced (REDUCED below): the stem's 7x7x3 convolution; one bottleneck block.
+    **dict.fromkeys(_resnet.CONFIGS, Tolerance(7 * 7 * 3, layers=4)),
+    # Reduced: the patch embedding's 8x8x3 pixels; one block of attention and MLP.
+    **dict.fromkeys(_vit.CONFIGS, Tolerance(8 * 8 * 3, layers=3)),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
 REDUCED: dict[str, dict[str, Any]] = {
     "finewebedu_lm": {"model_config": LM_REDUCED},
     **{name: {"model_config": WMT_REDUCED} for name in WMT},
+    **{
+        name: {"model_config": _resnet.reduced(c), "image_size": _resnet.REDUCED_IMAGE_SIZE}
+        for name, c in _resnet.CONFIGS.items()
+    },
+    **{
+        name: {"model_config": _vit.reduced(c), "image_size": _vit.REDUCED_IMAGE_SIZE}
+        for name, c in _vit.CONFIGS.items()
+    },
 }
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
@@ -113,6 +127,10 @@ own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_
 REDUCED_COUNT_TESTS: dict[str, str] = {
     "finewebedu_lm": "test_lm.py::test_full_size_parameter_count_in_registry_jax_and_pytorch",
     **{name: "test_wmt.py::test_full_size_parameter_counts" for name in WMT},
+    **dict.fromkeys(
+        _resnet.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[resnet]"
+    ),
+    **dict.fromkeys(_vit.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[vit]"),
 }
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
@@ -331,12 +349,15 @@ def test_training_queue_resumes_from_its_state(
 def _tables(name: str, has_state: bool, workload: Workload) -> tuple[Any, Any]:
     """The workload's JAX→PyTorch parameter table, and its state table if the model has state.
 
-    A `REDUCED` workload's table is its module's `param_map(config)` of the reduced model.
+    A `REDUCED` workload's tables come from its param_map's `tables(config)` at the reduced
+    configuration (`PARAM_MAPS` holds the full-size ones).
     """
     package = IMPLEMENTATIONS[name][Framework.JAX].module.rsplit(".", 1)[0]
     module = importlib.import_module(f"{package}.param_map")
     if name in REDUCED:
-        return module.param_map(workload.config), None  # type: ignore[attr-defined]
+        if not hasattr(module, "tables"):
+            pytest.fail(f"{name}: add tables(config) to {module.__name__}")
+        return module.tables(workload.config)  # type: ignore[attr-defined]
     if name not in getattr(module, "PARAM_MAPS", {}):
         pytest.fail(f"{name}: add its parameter table to PARAM_MAPS in {module.__name__}")
     state_maps = getattr(module, "STATE_MAPS", {})

@@ -168,7 +168,8 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert seen == [tmp_path]
     assert "looking for day_0.gz" in out
     assert err == "download day_0.gz to day_23.gz by hand into /raw, then rerun\n"
-    # 'all' prepares every TFDS dataset and wmt, and still reports the manual step.
+    # 'all' prepares every TFDS dataset without manual files, wmt and FineWeb-Edu, and still
+    # reports the manual steps (Criteo's, ImageNet's).
     wmt_calls = []
     monkeypatch.setattr(
         wmt_prepare, "prepare", lambda data_dir, echo, factory, temp: wmt_calls.append(1) or True
@@ -176,10 +177,12 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     factory = Factory()
     code, out, err = run(["prepare", "all", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 2
-    assert len(factory.prepare_calls) == len(TFDS_DATASETS)
+    automatic = [d for d in TFDS_DATASETS.values() if not d.manual_files]
+    assert len(factory.prepare_calls) == len(automatic) == len(TFDS_DATASETS) - 1
     assert len(lm_calls) == 1  # FineWeb-Edu too (its own tests prepare a tiny corpus)
     assert wmt_calls == [1]
     assert "by hand" in err
+    assert "missing ILSVRC2012_img_train.tar" in err
 
 
 def test_criteo_without_its_extra_names_it(tmp_path, capsys, monkeypatch):
@@ -202,7 +205,10 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     code, out, _ = run(["status", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 0
     lines = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb", "wmt", "finewebedu"]
+    assert list(lines) == [
+        "mnist", "cifar10", "ogbg_molpcba", "imagenet", "imagenet_v2", "criteo1tb", "wmt",
+        "finewebedu",
+    ]  # fmt: skip
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
     assert lines["ogbg_molpcba"].startswith("not prepared (algoperf-datasets prepare ogbg_molpcba")
@@ -247,13 +253,13 @@ def test_status_with_real_tfds_builders(tmp_path, capsys):
 
 def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(
-        sys, "argv", ["algoperf-datasets", "prepare", "imagenet", "--data-dir", "."]
+        sys, "argv", ["algoperf-datasets", "prepare", "librispeech", "--data-dir", "."]
     )
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, wmt, finewebedu, all" in err
+    choices = "mnist, cifar10, ogbg_molpcba, imagenet, imagenet_v2, criteo1tb, wmt, finewebedu, all"
+    assert f"choose one of: {choices}" in capsys.readouterr().err
 
 
 def test_expected_split_sizes_agree_with_the_workload_specs():
@@ -272,3 +278,56 @@ def test_expected_split_sizes_agree_with_the_workload_specs():
         "validation": ogbg.num_validation_examples,
         "test": ogbg.num_test_examples,
     }
+
+
+def test_imagenet_without_its_tars_lists_the_manual_steps(tmp_path, capsys, installed):
+    factory = Factory()
+    manual = tmp_path / "tars"
+    manual.mkdir()
+    (manual / "ILSVRC2012_img_val.tar").write_bytes(b"")
+    args = ["prepare", "imagenet", "--data-dir", str(tmp_path), "--manual-dir", str(manual)]
+    code, _, err = run(args, factory, capsys)
+    assert code == datasets_cli.NEEDS_USER
+    assert "missing ILSVRC2012_img_train.tar in" in err
+    assert "image-net.org" in err
+    assert "Traceback" not in err
+    assert factory.prepare_calls == []
+
+
+def test_imagenet_prepares_from_the_manual_dir_and_verifies_the_counts(tmp_path, capsys, installed):
+    factory = Factory()
+    manual = tmp_path / "downloads" / "manual"  # TFDS's default place
+    manual.mkdir(parents=True)
+    for name in TFDS_DATASETS["imagenet"].manual_files:
+        (manual / name).write_bytes(b"")
+    code, out, err = run(["prepare", "imagenet2012", "--data-dir", str(tmp_path)], factory, capsys)
+    assert (code, err) == (0, "")
+    [call] = factory.prepare_calls
+    assert call["download_config"].manual_dir == str(manual)
+    assert "train: 1,281,167 examples ok" in out
+    assert "validation: 50,000 examples ok" in out
+    # Prepared: the tars are no longer needed, a rerun only verifies.
+    for name in TFDS_DATASETS["imagenet"].manual_files:
+        (manual / name).unlink()
+    code, out, _ = run(["prepare", "imagenet", "--data-dir", str(tmp_path)], factory, capsys)
+    assert code == 0
+    assert "already prepared" in out
+    assert len(factory.prepare_calls) == 1
+
+
+def test_imagenet_v2_downloads_and_counts_its_test_split(tmp_path, capsys, installed):
+    factory = Factory(sizes={"imagenet_v2": {"test": 9_999}})
+    code, out, _ = run(["prepare", "imagenet_v2", "--data-dir", str(tmp_path)], factory, capsys)
+    assert code == datasets_cli.FAILED
+    assert "test: expected 10,000 examples, found 9,999" in out
+    [call] = factory.prepare_calls
+    assert call["download_config"].manual_dir is None
+
+
+def test_imagenet_split_sizes_agree_with_the_workload_specs():
+    spec = api.get_workload_spec("imagenet_resnet")
+    assert TFDS_DATASETS["imagenet"].split_sizes == {
+        "train": spec.num_train_examples,
+        "validation": spec.num_validation_examples,
+    }
+    assert TFDS_DATASETS["imagenet_v2"].split_sizes == {"test": spec.num_test_examples}

@@ -17,6 +17,8 @@ from algoperf.workloads import implemented_workloads
 from algoperf.workloads.cifar.param_map import PARAM_MAPS as CIFAR_MAPS
 from algoperf.workloads.criteo1tb.param_map import PARAM_MAPS as CRITEO_MAPS
 from algoperf.workloads.digits.param_map import PARAM_MAPS as DIGITS_MAPS
+from algoperf.workloads.imagenet_resnet import param_map as resnet_map
+from algoperf.workloads.imagenet_vit import param_map as vit_map
 from algoperf.workloads.mnist.param_map import PARAM_MAPS as MNIST_MAPS
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS as OGBG_MAPS
 from algoperf.workloads.testing import assert_fp32_close, run_checked
@@ -38,7 +40,11 @@ REDUCTION = {
     "criteo1tb_test": 1024,  # eval batch
     "mnist": 28 * 28,  # pixels contracted by the first dense layer
     "cifar": 16 * 32 * 32,  # batch x pixels under the first conv
+    "imagenet_resnet": 16 * 16 * 16,  # batch x pixels under the first conv (stride 2)
+    "imagenet_vit": 16 * 2 * 2 * 4,  # batch x tokens (x 4: mixup's two examples per row)
 }
+REDUCED_TABLES = {"imagenet_resnet": resnet_map.tables, "imagenet_vit": vit_map.tables}
+"""Cases at a reduced model size: the parameter table of their `model_config`."""
 # Registered workloads left out, and why: each would cost a compilation per device count
 # (or 2 GB per device) for no code path its base does not already run.
 NOT_CASES = {
@@ -57,6 +63,12 @@ NOT_CASES = {
     "wmt_post_ln": "wmt's data, batching and metrics; only the LayerNorm placement differs",
     "wmt_attention_temp": "wmt's data, batching and metrics; only the query scale differs",
     "wmt_glu_tanh": "wmt's data, batching and metrics; only the MLP differs",
+    "imagenet_resnet_silu": "imagenet_resnet's data and batch norm; only the activation differs",
+    "imagenet_resnet_gelu": "imagenet_resnet's data and batch norm; only the activation differs",
+    "imagenet_resnet_large_bn_init": "imagenet_resnet's code; only an initial scale differs",
+    "imagenet_vit_glu": "imagenet_vit's data and mixup; the GLU acts per token",
+    "imagenet_vit_post_ln": "imagenet_vit's data and mixup; layer norm acts per token",
+    "imagenet_vit_map": "imagenet_vit's data and mixup; the MAP head acts per example",
 }
 # Average precision ranks scores: rounding can swap two near-equal logits of an untrained
 # model, moving the mean AP by ~1e-5 (a rank swap, not a rounding of a sum).
@@ -103,6 +115,9 @@ def _assert_same(one, many, counts):
     assert (int(one.pop("devices")), int(many.pop("devices"))) == counts
     assert set(one) == set(many)
     expected = sum(len(maps[name]) for maps in PARAM_MAPS for name in CASES if name in maps)
+    expected += sum(
+        len(tables(CASES[name][0]["model_config"])[0]) for name, tables in REDUCED_TABLES.items()
+    )
     assert len([k for k in one if "/grad/" in k]) == expected
     for key in one:
         if key.endswith("mean_average_precision"):

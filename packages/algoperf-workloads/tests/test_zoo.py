@@ -58,9 +58,9 @@ def test_unknown_and_unimplemented_names():
     ):
         get_workload("fastmri", "jax")
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
-    bases = ("ogbg", "criteo1tb", "wmt")
+    bases = ("ogbg", "criteo1tb", "wmt", "imagenet_resnet", "imagenet_vit")
     variants = {s.name for base in bases for s in api.variants_of(base)}
-    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", "wmt", *variants}
+    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *bases, *variants}
     implemented.add("finewebedu_lm")
     assert implemented == set(implemented_workloads()[2:])
 

@@ -1,8 +1,14 @@
 """The workloads both device-count workers run, as plain data shared by the two."""
 
+from algoperf.workloads.imagenet_resnet import config as resnet
+from algoperf.workloads.imagenet_vit import config as vit
+
 # Name to (workload options, batch size, eval batch size). ogbg fixes its sub-batch count so
 # every device count packs the same graphs. cifar's small batches keep its ResNet-18 cheap;
-# it checks that batch norm uses global-batch statistics on any device count.
+# it checks that batch norm uses global-batch statistics on any device count. The ImageNet
+# models run at the contract suite's reduced size; ViT's batches are mixed up in pairs.
+_RESNET = {"model_config": resnet.reduced(resnet.CONFIGS["imagenet_resnet"])}
+_VIT = {"model_config": vit.reduced(vit.CONFIGS["imagenet_vit"])}
 CASES = {
     "digits_mlp": ({}, 64, 256),
     "digits_cnn": ({}, 64, 256),
@@ -10,4 +16,6 @@ CASES = {
     "criteo1tb_test": ({"synthetic": True}, 64, 1024),
     "mnist": ({"synthetic": True}, 64, 256),
     "cifar": ({"synthetic": True}, 16, 32),
+    "imagenet_resnet": ({"synthetic": True, "image_size": 32, **_RESNET}, 16, 32),
+    "imagenet_vit": ({"synthetic": True, "image_size": 16, **_VIT}, 16, 32),
 }

@@ -94,9 +94,11 @@ class Layout(enum.Enum):
     CONV = "conv"
     """Flax HWIO kernel to torch OIHW weight."""
     HEADS_IN = "heads_in"
-    """Flax attention projection kernel (in, heads, head_dim) to torch (heads·head_dim, in)."""
+    """Flax (in, heads, head_dim) attention kernel to torch (heads * head_dim, in) weight."""
     HEADS_OUT = "heads_out"
-    """Flax attention output kernel (heads, head_dim, out) to torch (out, heads·head_dim)."""
+    """Flax (heads, head_dim, out) attention kernel to torch (out, heads * head_dim) weight."""
+    FLAT = "flat"
+    """Flax (heads, head_dim) attention bias to torch (heads * head_dim,) bias."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -108,6 +110,8 @@ class Layout(enum.Enum):
             return array.reshape(array.shape[0], -1).T
         if self is Layout.HEADS_OUT:
             return array.reshape(-1, array.shape[-1]).T
+        if self is Layout.FLAT:
+            return array.reshape(-1)
         return array
 
 

@@ -56,7 +56,9 @@ def prepare_command(name: str, data_dir: str | None) -> str:
     return f"algoperf-datasets prepare {dataset_name(name)}{where}"
 
 
-def data_source(name: str, split: str, data_dir: str | None) -> Sequence[dict[str, Any]]:
+def data_source(
+    name: str, split: str, data_dir: str | None, decoders: Mapping[str, Any] | None = None
+) -> Sequence[dict[str, Any]]:
     """The random-access data source of one split of a prepared TFDS dataset.
 
     Args:
@@ -64,6 +66,8 @@ def data_source(name: str, split: str, data_dir: str | None) -> Sequence[dict[st
         split: a split, slicing allowed ('train[:50000]').
         data_dir: the TFDS data dir; None for TFDS's default (`TFDS_DATA_DIR` or
             ~/tensorflow_datasets).
+        decoders: TFDS decoders per feature, e.g. `{'image': tfds.decode.SkipDecoding()}`
+            for the encoded bytes.
 
     Returns:
         A sequence of examples, each a dict of numpy arrays (or nested dicts).
@@ -79,7 +83,7 @@ def data_source(name: str, split: str, data_dir: str | None) -> Sequence[dict[st
         # Neither in TFDS's registry nor prepared under data_dir.
         raise _not_prepared_error(name, "is not prepared", data_dir) from error
     try:
-        return builder.as_data_source(split=split)
+        return builder.as_data_source(split=split, decoders=decoders)
     except Exception as error:
         problem = _problem(builder)
         if problem is None:

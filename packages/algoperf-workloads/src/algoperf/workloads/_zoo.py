@@ -61,6 +61,8 @@ _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
 _LM = _both("finewebedu_lm", "FineWebEduLmWorkload")
 _WMT = _both("wmt", "WmtWorkload")
+_RESNET = _both("imagenet_resnet", "ImagenetResnetWorkload")
+_VIT = _both("imagenet_vit", "ImagenetVitWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -82,6 +84,14 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "wmt_post_ln": _WMT,
         "wmt_attention_temp": _WMT,
         "wmt_glu_tanh": _WMT,
+        "imagenet_resnet": _RESNET,
+        "imagenet_resnet_silu": _RESNET,
+        "imagenet_resnet_gelu": _RESNET,
+        "imagenet_resnet_large_bn_init": _RESNET,
+        "imagenet_vit": _VIT,
+        "imagenet_vit_glu": _VIT,
+        "imagenet_vit_post_ln": _VIT,
+        "imagenet_vit_map": _VIT,
     }
 )
 """Workload name to its implementation per framework."""

@@ -5,7 +5,10 @@ under D, then verifies its split sizes; `algoperf-datasets status --data-dir D` 
 dataset's state without changing anything. TFDS datasets are prepared as ArrayRecord, which
 the workloads read without TensorFlow; preparing them needs the `prepare` extra. A prepared
 dataset is only verified, never prepared again; an interrupted prepare resumes (TFDS reuses
-the downloads that finished and regenerates the rest). Criteo 1TB is prepared by
+the downloads and extractions that finished and regenerates the rest). ImageNet needs the
+user's `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar` in the manual dir
+(`--manual-dir`, default DATA_DIR/downloads/manual); without them it stops with the steps
+to take. Criteo 1TB is prepared by
 `algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
 downloaded by hand; FineWeb-Edu by `algoperf.workloads.finewebedu_lm.prepare` (the
 `finewebedu` extra: Hugging Face `datasets` and tiktoken), which resumes after its last shard.
@@ -55,6 +58,10 @@ class TfdsDataset:
     requires: tuple[str, ...] = ("tensorflow",)
     """Modules TFDS needs to prepare it: TensorFlow extracts downloads and encodes images;
     ogbg_molpcba's builder reads the OGB CSV files with pandas."""
+    manual_files: tuple[str, ...] = ()
+    """Files the user must download by hand into the manual dir (ImageNet's tars)."""
+    manual_steps: str = ""
+    """How to get `manual_files`, for the message when they are missing."""
 
 
 TFDS_DATASETS: Mapping[str, TfdsDataset] = {
@@ -65,8 +72,22 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
         {"train": 350_343, "validation": 43_793, "test": 43_793},
         ("tensorflow", "pandas"),
     ),
+    "imagenet": TfdsDataset(
+        "imagenet2012:5.1.0",
+        {"train": 1_281_167, "validation": 50_000},
+        manual_files=("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"),
+        manual_steps=(
+            "ImageNet cannot be downloaded automatically. 1. Log in at https://image-net.org "
+            "and accept the terms of access. 2. From the ILSVRC2012 download page, fetch "
+            "ILSVRC2012_img_train.tar (138 GB) and ILSVRC2012_img_val.tar (6.3 GB). 3. Put both "
+            "in {manual_dir} (or pass --manual-dir DIR where they are). 4. Run this command "
+            "again: TFDS then writes about 150 GB of ArrayRecord files (hours on one machine)."
+        ),
+    ),
+    "imagenet_v2": TfdsDataset("imagenet_v2/matched-frequency:3.0.0", {"test": 10_000}),
 }
-"""mnist's and cifar10's train splits hold the workloads' train and validation examples."""
+"""mnist's and cifar10's train splits hold the workloads' train and validation examples;
+imagenet_v2 (matched-frequency) is the ImageNet workloads' test split."""
 NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU)
 ALIASES = {
     "cifar": "cifar10",
@@ -74,6 +95,9 @@ ALIASES = {
     "criteo": CRITEO,
     "finewebedu_lm": FINEWEBEDU,
     "fineweb_edu": FINEWEBEDU,
+    "imagenet2012": "imagenet",
+    "imagenet_resnet": "imagenet",
+    "imagenet_vit": "imagenet",
 }
 """Workload names accepted for their dataset."""
 
@@ -135,12 +159,33 @@ def verify(name: str, builder: Any, echo: Echo) -> bool:
     return ok
 
 
+def manual_dir_of(data_dir: Path, temp_dir: Path | None, manual_dir: Path | None) -> Path:
+    """Where the user's manual downloads are: `manual_dir`, else TFDS's `<downloads>/manual`."""
+    if manual_dir is not None:
+        return manual_dir
+    return (temp_dir or data_dir / "downloads") / "manual"
+
+
+def check_manual_files(name: str, manual_dir: Path) -> None:
+    """Nothing when `name` needs no manual download or its files are in `manual_dir`.
+
+    Raises:
+        ManualStepRequired: listing the missing files and the steps to get them.
+    """
+    dataset = TFDS_DATASETS[name]
+    missing = [f for f in dataset.manual_files if not (manual_dir / f).is_file()]
+    if missing:
+        steps = dataset.manual_steps.format(manual_dir=manual_dir)
+        raise ManualStepRequired(f"{name}: missing {', '.join(missing)} in {manual_dir}. {steps}")
+
+
 def prepare_tfds(
     name: str,
     data_dir: Path,
     temp_dir: Path | None,
     echo: Echo,
     builder_factory: BuilderFactory = tfds_builder,
+    manual_dir: Path | None = None,
 ) -> int:
     """Prepare TFDS dataset `name` under `data_dir` unless it is there, then verify it.
 
@@ -149,12 +194,15 @@ def prepare_tfds(
 
     Raises:
         MissingExtraError: if TensorFlow (or tensorflow-datasets) is needed but missing.
+        ManualStepRequired: if files the user must download by hand are missing.
     """
     dataset = TFDS_DATASETS[name]
     builder = builder_factory(dataset.tfds_name, data_dir)
+    manual = manual_dir_of(data_dir, temp_dir, manual_dir)
     if builder.is_prepared():
         echo(f"{name}: already prepared; verifying")
     else:
+        check_manual_files(name, manual)
         for module in dataset.requires:
             if not _installed(module):
                 raise MissingExtraError(_missing_message(name, module))
@@ -162,7 +210,7 @@ def prepare_tfds(
         try:
             builder.download_and_prepare(
                 download_dir=str(temp_dir) if temp_dir else None,
-                download_config=_download_config(),
+                download_config=_download_config(manual if dataset.manual_files else None),
                 file_format="array_record",
             )
         except ModuleNotFoundError as error:
@@ -175,9 +223,11 @@ def prepare_tfds(
     return OK if verify(name, builder, echo) else FAILED
 
 
-def _download_config() -> Any:
+def _download_config(manual_dir: Path | None = None) -> Any:
     # Never fetch TFDS's pre-built TFRecord copy from GCS: the workloads read ArrayRecord.
-    return _tfds.import_tfds().download.DownloadConfig(try_download_gcs=False)
+    return _tfds.import_tfds().download.DownloadConfig(
+        try_download_gcs=False, manual_dir=str(manual_dir) if manual_dir else None
+    )
 
 
 def prepare_criteo(data_dir: Path, echo: Echo) -> int:
@@ -238,11 +288,12 @@ def prepare(
     temp_dir: Path | None = None,
     echo: Echo = print,
     builder_factory: BuilderFactory = tfds_builder,
+    manual_dir: Path | None = None,
 ) -> int:
     """Prepare and verify dataset `name` (one of `NAMES`); returns the exit code.
 
     Raises:
-        ManualStepRequired: when Criteo's raw files must be downloaded by hand.
+        ManualStepRequired: when Criteo's or ImageNet's raw files must be downloaded by hand.
         MissingExtraError: when the `prepare` extra is missing.
     """
     if name == CRITEO:
@@ -252,7 +303,7 @@ def prepare(
     if name == FINEWEBEDU:
         return prepare_finewebedu(data_dir, temp_dir, echo)
     try:
-        return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
+        return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
     except _tfds.TfdsNotInstalledError as error:
         raise MissingExtraError(
             f"{name}: preparing it needs tensorflow-datasets; install it: {PREPARE_EXTRA}"
@@ -344,6 +395,11 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--temp-dir", type=Path, help="where TFDS keeps downloads (default: DATA_DIR/downloads)"
     )
+    prep.add_argument(
+        "--manual-dir",
+        type=Path,
+        help="where the files downloaded by hand are (ImageNet's tars; default: TEMP_DIR/manual)",
+    )
     for command in ("status", "list"):
         show = commands.add_parser(command, help="show each dataset's state under the data dir")
         show.add_argument("--data-dir", type=Path, required=True)
@@ -369,10 +425,11 @@ def cli(
         print(f"algoperf-datasets: {error}", file=sys.stderr)
         return NEEDS_USER
     temp_dir = args.temp_dir.expanduser().absolute() if args.temp_dir else None
+    manual_dir = args.manual_dir.expanduser().absolute() if args.manual_dir else None
     code = OK
     for name in names:
         try:
-            result = prepare(name, data_dir, temp_dir, echo, builder_factory)
+            result = prepare(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
         except (ManualStepRequired, MissingExtraError) as error:
             print(str(error), file=sys.stderr)
             result = NEEDS_USER

@@ -32,5 +32,10 @@ def param_map(config: LMConfig) -> ParamMap:
     return MappingProxyType(table)
 
 
+def tables(config: LMConfig) -> tuple[ParamMap, None]:
+    """The parameter table of `config`'s decoder, and its state table (none: no model state)."""
+    return param_map(config), None
+
+
 PARAM_MAPS = MappingProxyType({name: param_map(config) for name, config in CONFIGS.items()})
 """Workload name to its JAX→PyTorch parameter table (at full size; `param_map` for others)."""

@@ -1,5 +1,7 @@
-"""imagenet: the preprocessing shared by the ImageNet workloads (ResNet-50, ViT).
+"""imagenet: what the ImageNet workloads (imagenet_resnet, imagenet_vit) share.
 
-`preprocessing` is numpy only (JPEG decoding and resizing need the `imagenet` extra, imported
-on first use). This module imports no framework.
+`preprocessing` (JPEG decoding, crops), `randaugment`, `data` (splits, mixup, the TFDS JPEG
+reader, synthetic data) and `workload` are numpy only (decoding needs the `imagenet` extra,
+imported on first use); `jax_workload` / `torch_workload` hold the loss of integer or mixed
+labels. This module imports no framework.
 """

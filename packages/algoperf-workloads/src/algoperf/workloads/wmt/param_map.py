@@ -69,5 +69,10 @@ def param_map(config: TransformerConfig) -> ParamMap:
     return MappingProxyType(table)
 
 
+def tables(config: TransformerConfig) -> tuple[ParamMap, None]:
+    """The parameter table of `config`'s Transformer, and its state table (none: no model state)."""
+    return param_map(config), None
+
+
 PARAM_MAPS = MappingProxyType({name: param_map(config) for name, config in CONFIGS.items()})
 """Workload name to its JAX→PyTorch parameter table (at full size)."""
