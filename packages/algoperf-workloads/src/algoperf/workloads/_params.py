@@ -93,6 +93,10 @@ class Layout(enum.Enum):
     """Flax (in, out) kernel to torch (out, in) weight."""
     CONV = "conv"
     """Flax HWIO kernel to torch OIHW weight."""
+    CONV_TRANSPOSE = "conv_transpose"
+    """Flax `ConvTranspose` (H, W, in, out) kernel to torch `ConvTranspose2d` (in, out, H, W)
+    weight, flipped in H and W: Flax's transposed conv (`transpose_kernel=False`) correlates
+    the dilated input with the kernel as it is, torch's scatters it (the gradient of a conv)."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -100,6 +104,8 @@ class Layout(enum.Enum):
             return array.T
         if self is Layout.CONV:
             return array.transpose(3, 2, 0, 1)
+        if self is Layout.CONV_TRANSPOSE:
+            return array.transpose(2, 3, 0, 1)[:, :, ::-1, ::-1]
         return array
 
 
