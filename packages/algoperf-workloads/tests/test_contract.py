@@ -70,15 +70,36 @@ PARITY: dict[str, Tolerance] = {
     "criteo1tb_embed_init": Tolerance(1024),
     "criteo1tb_resnet": Tolerance(256 + 26 * 128),  # bottom output and 26 embeddings, flat
     "criteo1tb_test": Tolerance(1024),
+    # U-Net (reduced, see REDUCED): the up ConvBlock's 3x3 convs contract 2 x 4 channels, the
+    # norms 9 x 9 pixels; the chain is 2 convs per ConvBlock (3) and the transposed conv.
+    **dict.fromkeys(
+        ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm"),
+        Tolerance(9 * 9, layers=2 * 3 + 1),
+    ),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
 
-REDUCED: dict[str, dict[str, Any]] = {}
+
+def _fastmri_reduced(name: str) -> dict[str, Any]:
+    """The variant's U-Net (its norm and activation) with one pooling level of 4 channels, on
+    9 x 9 images: 9 -> 4, so the up path reflect-pads 8 to 9. Compiling the full depth's
+    training step takes XLA 20-60 s per variant on a 2-core CPU."""
+    from algoperf.workloads.fastmri.config import CONFIGS, reduced
+
+    return {"model_config": reduced(CONFIGS[name], 4, 1), "image_size": 9}
+
+
+REDUCED: dict[str, dict[str, Any]] = {
+    name: _fastmri_reduced(name)
+    for name in ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm")
+}
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
 here holds for any model configuration; the full-size parameter count is then the workload's
 own test (registry = JAX `eval_shape` = PyTorch meta device), named in `REDUCED_COUNT_TESTS`."""
-REDUCED_COUNT_TESTS: dict[str, str] = {}
+REDUCED_COUNT_TESTS: dict[str, str] = dict.fromkeys(
+    REDUCED, "test_fastmri.py::test_full_size_parameter_counts_equal_the_registry"
+)
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
 
@@ -304,7 +325,16 @@ def _tables(name: str, has_state: bool) -> tuple[Any, Any]:
         pytest.fail(
             f"{name}: its JAX model has state; add its table to STATE_MAPS in {module.__name__}"
         )
-    return module.PARAM_MAPS[name], state_maps.get(name)
+    table = module.PARAM_MAPS[name]
+    if name in REDUCED and hasattr(module, "param_map"):
+        # A reduced model may have fewer layers: its table comes from the same function.
+        table = module.param_map(get_workload_config(name))
+    return table, state_maps.get(name)
+
+
+def get_workload_config(name: str) -> Any:
+    """The model configuration a `REDUCED` workload runs this suite with."""
+    return REDUCED[name]["model_config"]
 
 
 def _distinct(tree: Any, rng: np.random.Generator) -> dict[tuple[str, ...], np.ndarray]:

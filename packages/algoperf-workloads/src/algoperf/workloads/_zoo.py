@@ -59,6 +59,7 @@ _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
+_FASTMRI = _both("fastmri", "FastMRIWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -75,6 +76,10 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_test": _CRITEO,
         "mnist": _MNIST,
         "cifar": _CIFAR,
+        "fastmri": _FASTMRI,
+        "fastmri_model_size": _FASTMRI,
+        "fastmri_tanh": _FASTMRI,
+        "fastmri_layernorm": _FASTMRI,
     }
 )
 """Workload name to its implementation per framework."""

@@ -21,7 +21,9 @@ LEAKY_RELU_SLOPE = 0.2
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """A U-Net: `num_pool_layers` ConvBlocks of num_channels * 2**i channels, each followed by
+    """A U-Net with skip connections, by its depth, width, activation and norm.
+
+    `num_pool_layers` ConvBlocks of num_channels * 2**i channels, each followed by
     2x2 average pooling, a bottleneck ConvBlock of twice the last width, and as many
     transposed-conv up blocks with skip concatenation; a 1x1 conv gives one output channel.
 
@@ -59,3 +61,8 @@ def conv_block_widths(config: UNetConfig) -> list[int]:
     """Output channels of every ConvBlock in creation order: down path, bottleneck, up path."""
     down = [config.num_channels * 2**i for i in range(config.num_pool_layers)]
     return [*down, 2 * down[-1], *reversed(down)]
+
+
+SSIM_WINDOW = 7
+"""Side of SSIM's uniform window; a border of 3 pixels is left out of the mean."""
+SSIM_K1, SSIM_K2 = 0.01, 0.03

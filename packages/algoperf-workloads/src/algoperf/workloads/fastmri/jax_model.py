@@ -47,6 +47,7 @@ class ConvBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, dropout_rate: float) -> jax.Array:
+        """(B, H, W, in) -> (B, H, W, out); dropout only when `train`."""
         act = _activation(self.use_tanh)
         for i in range(2):
             x = nn.Conv(self.out_channels, (3, 3), use_bias=False, name=f"Conv_{i}")(x)
@@ -70,6 +71,7 @@ class TransposeConvBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        """(B, H, W, in) -> (B, 2H, 2W, out)."""
         x = nn.ConvTranspose(
             self.out_channels, (2, 2), strides=(2, 2), use_bias=False, name="ConvTranspose_0"
         )(x)
@@ -83,6 +85,7 @@ class UNet(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False, dropout_rate: float = 0.0) -> jax.Array:
+        """(B, H, W) -> (B, H, W); channel dropout at `dropout_rate` only when `train`."""
         c = self.config
         pools = c.num_pool_layers
 

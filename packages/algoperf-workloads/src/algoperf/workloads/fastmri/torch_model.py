@@ -117,9 +117,7 @@ class UNet(nn.Module):
         super().__init__()
         c = config
         ch = c.num_channels
-        self.down_sample_layers = nn.ModuleList(
-            [ConvBlock(1, ch, c.use_tanh, c.use_layer_norm)]
-        )
+        self.down_sample_layers = nn.ModuleList([ConvBlock(1, ch, c.use_tanh, c.use_layer_norm)])
         for _ in range(c.num_pool_layers - 1):
             self.down_sample_layers.append(ConvBlock(ch, ch * 2, c.use_tanh, c.use_layer_norm))
             ch *= 2
