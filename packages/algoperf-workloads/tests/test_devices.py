@@ -49,6 +49,13 @@ NOT_CASES = {
     "criteo1tb_layernorm": "a 2 GB embedding table; layer norm is per example",
     "criteo1tb_embed_init": "a 2 GB embedding table; differs from criteo1tb in init only",
     "criteo1tb_resnet": "a 2 GB embedding table; residual MLPs are per example",
+    # The U-Net normalises per example (InstanceNorm/LayerNorm, no batch statistics) and its
+    # eval sums are jitted over the mesh; a case would compile its training step per device
+    # count (8-10 s each on this CI's CPU even reduced), over the suite's time budget.
+    "fastmri": "per-example norms only; a compilation per device count exceeds the CI budget",
+    "fastmri_model_size": "fastmri's data and metrics; only the U-Net's depth and width differ",
+    "fastmri_tanh": "fastmri's data and metrics; only the activation differs",
+    "fastmri_layernorm": "fastmri's data and metrics; LayerNorm is per example",
 }
 # Average precision ranks scores: rounding can swap two near-equal logits of an untrained
 # model, moving the mean AP by ~1e-5 (a rank swap, not a rounding of a sum).

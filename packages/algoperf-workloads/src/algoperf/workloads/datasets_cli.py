@@ -7,7 +7,8 @@ the workloads read without TensorFlow; preparing them needs the `prepare` extra.
 dataset is only verified, never prepared again; an interrupted prepare resumes (TFDS reuses
 the downloads that finished and regenerates the rest). Criteo 1TB is prepared by
 `algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
-downloaded by hand.
+downloaded by hand. fastMRI's files are behind a licence form: `prepare fastmri --manual-dir
+M` extracts the downloaded tarballs found in M (`algoperf.workloads.fastmri.prepare`).
 
 This is the only module of the package that parses arguments.
 """
@@ -36,6 +37,7 @@ OK, FAILED, NEEDS_USER = 0, 1, 2
 PREPARE_EXTRA = "pip install 'algoperf-workloads[prepare]'"
 CRITEO = "criteo1tb"
 CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
+FASTMRI = "fastmri"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
     ),
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples."""
-NAMES = (*TFDS_DATASETS, CRITEO)
+NAMES = (*TFDS_DATASETS, CRITEO, FASTMRI)
 ALIASES = {"cifar": "cifar10", "ogbg": "ogbg_molpcba", "criteo": CRITEO}
 """Workload names accepted for their dataset."""
 
@@ -187,21 +189,38 @@ def prepare_criteo(data_dir: Path, echo: Echo) -> int:
     return OK
 
 
+def prepare_fastmri(data_dir: Path, manual_dir: Path | None, echo: Echo) -> int:
+    """Extract and verify fastMRI; ManualStepRequired propagates to the caller."""
+    from algoperf.workloads.fastmri import prepare as fastmri_prepare
+
+    try:
+        fastmri_prepare.prepare(data_dir, manual_dir, echo)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{FASTMRI}: preparing it needs {error.name}, which is not installed; "
+            "install it: pip install 'algoperf-workloads[fastmri]'"
+        ) from error
+    return OK
+
+
 def prepare(
     name: str,
     data_dir: Path,
     temp_dir: Path | None = None,
     echo: Echo = print,
     builder_factory: BuilderFactory = tfds_builder,
+    manual_dir: Path | None = None,
 ) -> int:
     """Prepare and verify dataset `name` (one of `NAMES`); returns the exit code.
 
     Raises:
-        ManualStepRequired: when Criteo's raw files must be downloaded by hand.
+        ManualStepRequired: when Criteo's or fastMRI's files must be downloaded by hand.
         MissingExtraError: when the `prepare` extra is missing.
     """
     if name == CRITEO:
         return prepare_criteo(data_dir, echo)
+    if name == FASTMRI:
+        return prepare_fastmri(data_dir, manual_dir, echo)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
     except _tfds.TfdsNotInstalledError as error:
@@ -214,6 +233,10 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
     """One line on dataset `name`'s state under `data_dir`; changes nothing."""
     if name == CRITEO:
         return f"{name}: {_criteo_state(data_dir)}"
+    if name == FASTMRI:
+        from algoperf.workloads.fastmri import prepare as fastmri_prepare
+
+        return f"{name}: {fastmri_prepare.state(data_dir)}"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)
@@ -268,6 +291,11 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--temp-dir", type=Path, help="where TFDS keeps downloads (default: DATA_DIR/downloads)"
     )
+    prep.add_argument(
+        "--manual-dir",
+        type=Path,
+        help="where files downloaded by hand are (fastMRI's tarballs; default: DATA_DIR)",
+    )
     for command in ("status", "list"):
         show = commands.add_parser(command, help="show each dataset's state under the data dir")
         show.add_argument("--data-dir", type=Path, required=True)
@@ -293,10 +321,11 @@ def cli(
         print(f"algoperf-datasets: {error}", file=sys.stderr)
         return NEEDS_USER
     temp_dir = args.temp_dir.expanduser().absolute() if args.temp_dir else None
+    manual_dir = args.manual_dir.expanduser().absolute() if args.manual_dir else None
     code = OK
     for name in names:
         try:
-            result = prepare(name, data_dir, temp_dir, echo, builder_factory)
+            result = prepare(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
         except (ManualStepRequired, MissingExtraError) as error:
             print(str(error), file=sys.stderr)
             result = NEEDS_USER
