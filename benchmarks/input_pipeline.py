@@ -208,8 +208,10 @@ FASTMRI_MAX_SLICES = 96
 
 
 def fastmri(root: Path, examples: int) -> PipelineRow:
-    """Knee single-coil volumes of the real shapes (k-space 640 x 368 complex64, 320 x 320
-    targets) in HDF5: each slice read with h5py, masked, inverse-FFT'd, cropped, normalised.
+    """Knee single-coil volumes of the real shapes in HDF5, read and preprocessed per slice.
+
+    k-space 640 x 368 complex64 and 320 x 320 targets; each slice is read with h5py, masked,
+    inverse-FFT'd, cropped and normalised.
     """
     import h5py
 
