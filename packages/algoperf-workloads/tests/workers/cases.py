@@ -10,4 +10,15 @@ CASES = {
     "criteo1tb_test": ({"synthetic": True}, 64, 1024),
     "mnist": ({"synthetic": True}, 64, 256),
     "cifar": ({"synthetic": True}, 16, 32),
+    # One pooling level of 4 channels on 9 x 9 images (reflect padding included); SSIM and
+    # loss sums on the device, and the per-example norms, at any device count.
+    "fastmri": (
+        {
+            "synthetic": True,
+            "model_config": {"num_channels": 4, "num_pool_layers": 1},
+            "image_size": 9,
+        },
+        16,
+        32,
+    ),
 }

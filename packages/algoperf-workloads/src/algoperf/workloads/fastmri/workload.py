@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from algoperf.api import RuleVersion, WorkloadSpec
@@ -17,8 +17,8 @@ from algoperf.workloads.fastmri.config import CONFIGS, IMAGE_SIZE, UNetConfig
 class FastMRIBase(NumpyDataWorkload):
     """fastmri and its variants (chosen by the spec's name); mixed into the framework halves.
 
-    Options beside `NumpyDataWorkload`'s: `model_config` (another U-Net configuration, e.g.
-    a reduced one for CPU tests) and `image_size` (synthetic images of that side instead of
+    Options beside `NumpyDataWorkload`'s: `model_config` (another U-Net configuration, or
+    its fields as a mapping, e.g. a reduced one for CPU tests) and `image_size` (synthetic images of that side instead of
     320; real data is always 320 x 320).
     """
 
@@ -32,10 +32,12 @@ class FastMRIBase(NumpyDataWorkload):
         spec: WorkloadSpec,
         rules: str | RuleVersion | None = None,
         *,
-        model_config: UNetConfig | None = None,
+        model_config: UNetConfig | Mapping[str, Any] | None = None,
         image_size: int = IMAGE_SIZE,
         **options: Any,
     ) -> None:
+        if isinstance(model_config, Mapping):  # plain data, e.g. from a test's case table
+            model_config = UNetConfig(**model_config)
         self._model_config = model_config
         if image_size < 2:
             raise ValueError(f"image_size must be at least 2, got {image_size}")
