@@ -18,8 +18,8 @@ class FastMRIBase(NumpyDataWorkload):
     """fastmri and its variants (chosen by the spec's name); mixed into the framework halves.
 
     Options beside `NumpyDataWorkload`'s: `model_config` (another U-Net configuration, or
-    its fields as a mapping, e.g. a reduced one for CPU tests) and `image_size` (synthetic images of that side instead of
-    320; real data is always 320 x 320).
+    its fields as a mapping, e.g. a reduced one for CPU tests) and `image_size` (synthetic
+    images of that side instead of 320; real data is always 320 x 320).
     """
 
     default_data_workers = 4
