@@ -70,8 +70,8 @@ PARITY: dict[str, Tolerance] = {
     "criteo1tb_embed_init": Tolerance(1024),
     "criteo1tb_resnet": Tolerance(256 + 26 * 128),  # bottom output and 26 embeddings, flat
     "criteo1tb_test": Tolerance(1024),
-    # U-Net (reduced, see REDUCED): the up ConvBlock's 3x3 convs contract 2 x 4 channels, the
-    # norms 9 x 9 pixels; the chain is 2 convs per ConvBlock (3) and the transposed conv.
+    # U-Net (reduced, see REDUCED): 3x3 convs contract at most 9 x 8 terms, the norms 9 x 9
+    # pixels; the chain is 2 convs per ConvBlock (3 of them) and the transposed conv.
     **dict.fromkeys(
         ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm"),
         Tolerance(9 * 9, layers=2 * 3 + 1),
@@ -83,7 +83,8 @@ PARITY: dict[str, Tolerance] = {
 def _fastmri_reduced(name: str) -> dict[str, Any]:
     """The variant's U-Net (its norm and activation) with one pooling level of 4 channels, on
     9 x 9 images: 9 -> 4, so the up path reflect-pads 8 to 9. Compiling the full depth's
-    training step takes XLA 20-60 s per variant on a 2-core CPU."""
+    training step takes XLA 20-60 s per variant on a 2-core CPU. Fewer layers than the full
+    model: `_tables` takes its parameter table from the package's `param_map(config)`."""
     from algoperf.workloads.fastmri.config import CONFIGS, reduced
 
     return {"model_config": reduced(CONFIGS[name], 4, 1), "image_size": 9}
@@ -328,11 +329,11 @@ def _tables(name: str, has_state: bool) -> tuple[Any, Any]:
     table = module.PARAM_MAPS[name]
     if name in REDUCED and hasattr(module, "param_map"):
         # A reduced model may have fewer layers: its table comes from the same function.
-        table = module.param_map(get_workload_config(name))
+        table = module.param_map(_reduced_config(name))
     return table, state_maps.get(name)
 
 
-def get_workload_config(name: str) -> Any:
+def _reduced_config(name: str) -> Any:
     """The model configuration a `REDUCED` workload runs this suite with."""
     return REDUCED[name]["model_config"]
 
