@@ -56,6 +56,7 @@ class Tolerance:
     """Depth of the chain of such reductions, when it is more than a few."""
 
 
+FASTMRI = ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm")
 WMT = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
 WMT_REDUCED = {
     "vocab_size": 64,
@@ -105,8 +106,21 @@ PARITY: dict[str, Tolerance] = {
     **dict.fromkeys(_resnet.CONFIGS, Tolerance(7 * 7 * 3, layers=4)),
     # Reduced: the patch embedding's 8x8x3 pixels; one block of attention and MLP.
     **dict.fromkeys(_vit.CONFIGS, Tolerance(8 * 8 * 3, layers=3)),
+    # U-Net (reduced, see REDUCED): 3x3 convs contract at most 9 x 8 terms, the norms 9 x 9
+    # pixels; the chain is 2 convs per ConvBlock (3 of them) and the transposed conv.
+    **dict.fromkeys(FASTMRI, Tolerance(9 * 9, layers=2 * 3 + 1)),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
+
+
+def _fastmri_reduced(name: str) -> dict[str, Any]:
+    """The variant's U-Net (its norm and activation) with one pooling level of 4 channels, on
+    9 x 9 images: 9 -> 4, so the up path reflect-pads 8 to 9. Compiling the full depth's
+    training step takes XLA 20-60 s per variant on a 2-core CPU."""
+    from algoperf.workloads.fastmri.config import CONFIGS, reduced
+
+    return {"model_config": reduced(CONFIGS[name], 4, 1), "image_size": 9}
+
 
 REDUCED: dict[str, dict[str, Any]] = {
     "finewebedu_lm": {"model_config": LM_REDUCED},
@@ -119,6 +133,7 @@ REDUCED: dict[str, dict[str, Any]] = {
         name: {"model_config": _vit.reduced(c), "image_size": _vit.REDUCED_IMAGE_SIZE}
         for name, c in _vit.CONFIGS.items()
     },
+    **{name: _fastmri_reduced(name) for name in FASTMRI},
 }
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
@@ -131,6 +146,7 @@ REDUCED_COUNT_TESTS: dict[str, str] = {
         _resnet.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[resnet]"
     ),
     **dict.fromkeys(_vit.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[vit]"),
+    **dict.fromkeys(FASTMRI, "test_fastmri.py::test_full_size_parameter_counts_equal_the_registry"),
 }
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 

@@ -207,7 +207,7 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     lines = dict(line.split(": ", 1) for line in out.splitlines())
     assert list(lines) == [
         "mnist", "cifar10", "ogbg_molpcba", "imagenet", "imagenet_v2", "criteo1tb", "wmt",
-        "finewebedu",
+        "finewebedu", "fastmri",
     ]  # fmt: skip
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
@@ -215,6 +215,7 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     assert lines["criteo1tb"].startswith("incomplete: 1 day files of 1 of 24 days")
     assert lines["finewebedu"].startswith("not prepared (algoperf-datasets prepare finewebedu")
     assert lines["wmt"].startswith("not prepared (algoperf-datasets prepare wmt")
+    assert lines["fastmri"].startswith("not prepared (algoperf-datasets prepare fastmri")
     assert factory.prepare_calls == []
 
 
@@ -258,7 +259,10 @@ def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
-    choices = "mnist, cifar10, ogbg_molpcba, imagenet, imagenet_v2, criteo1tb, wmt, finewebedu, all"
+    choices = (
+        "mnist, cifar10, ogbg_molpcba, imagenet, imagenet_v2, criteo1tb, wmt, finewebedu, "
+        "fastmri, all"
+    )
     assert f"choose one of: {choices}" in capsys.readouterr().err
 
 

@@ -17,6 +17,7 @@ from algoperf.workloads import implemented_workloads
 from algoperf.workloads.cifar.param_map import PARAM_MAPS as CIFAR_MAPS
 from algoperf.workloads.criteo1tb.param_map import PARAM_MAPS as CRITEO_MAPS
 from algoperf.workloads.digits.param_map import PARAM_MAPS as DIGITS_MAPS
+from algoperf.workloads.fastmri import param_map as fastmri_map
 from algoperf.workloads.imagenet_resnet import param_map as resnet_map
 from algoperf.workloads.imagenet_vit import param_map as vit_map
 from algoperf.workloads.mnist.param_map import PARAM_MAPS as MNIST_MAPS
@@ -42,8 +43,13 @@ REDUCTION = {
     "cifar": 16 * 32 * 32,  # batch x pixels under the first conv
     "imagenet_resnet": 16 * 16 * 16,  # batch x pixels under the first conv (stride 2)
     "imagenet_vit": 16 * 2 * 2 * 4,  # batch x tokens (x 4: mixup's two examples per row)
+    "fastmri": 16 * 9 * 9,  # batch x pixels under the first conv
 }
-REDUCED_TABLES = {"imagenet_resnet": resnet_map.tables, "imagenet_vit": vit_map.tables}
+REDUCED_TABLES = {
+    "imagenet_resnet": resnet_map.tables,
+    "imagenet_vit": vit_map.tables,
+    "fastmri": fastmri_map.tables,
+}
 """Cases at a reduced model size: the parameter table of their `model_config`."""
 # Registered workloads left out, and why: each would cost a compilation per device count
 # (or 2 GB per device) for no code path its base does not already run.
@@ -69,6 +75,9 @@ NOT_CASES = {
     "imagenet_vit_glu": "imagenet_vit's data and mixup; the GLU acts per token",
     "imagenet_vit_post_ln": "imagenet_vit's data and mixup; layer norm acts per token",
     "imagenet_vit_map": "imagenet_vit's data and mixup; the MAP head acts per example",
+    "fastmri_model_size": "fastmri's data and metrics; only the U-Net's depth and width differ",
+    "fastmri_tanh": "fastmri's data and metrics; only the activation differs",
+    "fastmri_layernorm": "fastmri's data and metrics; LayerNorm is per example",
 }
 # Average precision ranks scores: rounding can swap two near-equal logits of an untrained
 # model, moving the mean AP by ~1e-5 (a rank swap, not a rounding of a sum).

@@ -50,15 +50,21 @@ def test_get_workload_builds_the_registered_spec(framework):
     assert workload.validation_target_value == 0.98
 
 
-def test_unknown_and_unimplemented_names():
+def test_unknown_and_unimplemented_names(monkeypatch):
     with pytest.raises(api.UnknownNameError, match="did you mean 'digits_mlp'"):
         get_workload("digits_mpl", "jax")
+    # A workload registered in the api before this package implements it.
+    from algoperf.workloads import _zoo
+
+    unimplemented = {k: v for k, v in _zoo.IMPLEMENTATIONS.items() if k != "wmt"}
+    monkeypatch.setattr(_zoo, "IMPLEMENTATIONS", unimplemented)
     with pytest.raises(
         api.UnknownNameError, match="implemented workloads: digits_mlp, digits_cnn, ogbg"
     ):
-        get_workload("fastmri", "jax")
+        get_workload("wmt", "jax")
+    monkeypatch.undo()
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
-    bases = ("ogbg", "criteo1tb", "wmt", "imagenet_resnet", "imagenet_vit")
+    bases = ("ogbg", "criteo1tb", "wmt", "imagenet_resnet", "imagenet_vit", "fastmri")
     variants = {s.name for base in bases for s in api.variants_of(base)}
     implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *bases, *variants}
     implemented.add("finewebedu_lm")

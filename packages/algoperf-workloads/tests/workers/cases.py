@@ -1,5 +1,6 @@
 """The workloads both device-count workers run, as plain data shared by the two."""
 
+from algoperf.workloads.fastmri import config as fastmri
 from algoperf.workloads.imagenet_resnet import config as resnet
 from algoperf.workloads.imagenet_vit import config as vit
 
@@ -18,4 +19,15 @@ CASES = {
     "cifar": ({"synthetic": True}, 16, 32),
     "imagenet_resnet": ({"synthetic": True, "image_size": 32, **_RESNET}, 16, 32),
     "imagenet_vit": ({"synthetic": True, "image_size": 16, **_VIT}, 16, 32),
+    # One pooling level of 4 channels on 9 x 9 images (reflect padding included); SSIM and
+    # loss sums on the device, and the per-example norms, at any device count.
+    "fastmri": (
+        {
+            "synthetic": True,
+            "model_config": fastmri.UNetConfig(num_channels=4, num_pool_layers=1),
+            "image_size": 9,
+        },
+        16,
+        32,
+    ),
 }

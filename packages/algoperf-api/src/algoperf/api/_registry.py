@@ -245,7 +245,9 @@ VARIANTS: tuple[WorkloadSpec, ...] = (
         num_params=7_692_929,
     ),
     _variant(_F, "tanh", 0.717840, 0.734505, model="U-Net, tanh"),
-    _variant(_F, "layernorm", 0.723284, 0.739996, model="U-Net + LayerNorm", num_params=None),
+    # 7,756,097 + a LayerNorm scale and bias per channel after each of the ConvBlocks' 18
+    # convs: 2 x 2 x (32 + 64 + 128 + 256 + 512 + 256 + 128 + 64 + 32) = 5,888.
+    _variant(_F, "layernorm", 0.723284, 0.739996, model="U-Net + LayerNorm", num_params=7_761_985),
     _variant(_R, "silu", 0.75445, 0.6323, model="ResNet-50, SiLU", baseline_batch_size=512),
     _variant(_R, "gelu", 0.76765, 0.6519, model="ResNet-50, GELU", baseline_batch_size=512),
     _variant(_R, "large_bn_init", 0.76526, 0.6423, model="ResNet-50, BN init scale 8"),

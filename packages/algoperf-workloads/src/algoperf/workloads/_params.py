@@ -99,6 +99,10 @@ class Layout(enum.Enum):
     """Flax (heads, head_dim, out) attention kernel to torch (out, heads * head_dim) weight."""
     FLAT = "flat"
     """Flax (heads, head_dim) attention bias to torch (heads * head_dim,) bias."""
+    CONV_TRANSPOSE = "conv_transpose"
+    """Flax `ConvTranspose` (H, W, in, out) kernel to torch `ConvTranspose2d` (in, out, H, W)
+    weight, flipped in H and W: Flax's transposed conv (`transpose_kernel=False`) correlates
+    the dilated input with the kernel as it is, torch's scatters it (the gradient of a conv)."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -112,6 +116,8 @@ class Layout(enum.Enum):
             return array.reshape(-1, array.shape[-1]).T
         if self is Layout.FLAT:
             return array.reshape(-1)
+        if self is Layout.CONV_TRANSPOSE:
+            return array.transpose(2, 3, 0, 1)[:, :, ::-1, ::-1]
         return array
 
 

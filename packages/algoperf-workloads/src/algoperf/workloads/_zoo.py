@@ -63,6 +63,7 @@ _LM = _both("finewebedu_lm", "FineWebEduLmWorkload")
 _WMT = _both("wmt", "WmtWorkload")
 _RESNET = _both("imagenet_resnet", "ImagenetResnetWorkload")
 _VIT = _both("imagenet_vit", "ImagenetVitWorkload")
+_FASTMRI = _both("fastmri", "FastMRIWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -92,6 +93,10 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "imagenet_vit_glu": _VIT,
         "imagenet_vit_post_ln": _VIT,
         "imagenet_vit_map": _VIT,
+        "fastmri": _FASTMRI,
+        "fastmri_model_size": _FASTMRI,
+        "fastmri_tanh": _FASTMRI,
+        "fastmri_layernorm": _FASTMRI,
     }
 )
 """Workload name to its implementation per framework."""

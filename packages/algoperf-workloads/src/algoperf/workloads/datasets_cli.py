@@ -12,6 +12,8 @@ to take. Criteo 1TB is prepared by
 `algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
 downloaded by hand; FineWeb-Edu by `algoperf.workloads.finewebedu_lm.prepare` (the
 `finewebedu` extra: Hugging Face `datasets` and tiktoken), which resumes after its last shard.
+fastMRI's files are behind a licence form: `prepare fastmri --manual-dir M` extracts the
+downloaded tarballs found in M (`algoperf.workloads.fastmri.prepare`).
 
 This is the only module of the package that parses arguments.
 """
@@ -45,6 +47,7 @@ FINEWEBEDU_EXTRA = "pip install 'algoperf-workloads[finewebedu]'"
 WMT = "wmt"
 """Two TFDS datasets (wmt17 and wmt14 de-en), a trained tokenizer and token ids: see
 `algoperf.workloads.wmt.prepare`."""
+FASTMRI = "fastmri"
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples;
 imagenet_v2 (matched-frequency) is the ImageNet workloads' test split."""
-NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU)
+NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU, FASTMRI)
 ALIASES = {
     "cifar": "cifar10",
     "ogbg": "ogbg_molpcba",
@@ -282,6 +285,20 @@ def prepare_wmt(
     return OK if ok else FAILED
 
 
+def prepare_fastmri(data_dir: Path, manual_dir: Path | None, echo: Echo) -> int:
+    """Extract and verify fastMRI; ManualStepRequired propagates to the caller."""
+    from algoperf.workloads.fastmri import prepare as fastmri_prepare
+
+    try:
+        fastmri_prepare.prepare(data_dir, manual_dir, echo)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{FASTMRI}: preparing it needs {error.name}, which is not installed; "
+            "install it: pip install 'algoperf-workloads[fastmri]'"
+        ) from error
+    return OK
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -293,7 +310,8 @@ def prepare(
     """Prepare and verify dataset `name` (one of `NAMES`); returns the exit code.
 
     Raises:
-        ManualStepRequired: when Criteo's or ImageNet's raw files must be downloaded by hand.
+        ManualStepRequired: when Criteo's, ImageNet's or fastMRI's files must be downloaded by
+            hand.
         MissingExtraError: when the `prepare` extra is missing.
     """
     if name == CRITEO:
@@ -302,6 +320,8 @@ def prepare(
         return prepare_wmt(data_dir, temp_dir, echo, builder_factory)
     if name == FINEWEBEDU:
         return prepare_finewebedu(data_dir, temp_dir, echo)
+    if name == FASTMRI:
+        return prepare_fastmri(data_dir, manual_dir, echo)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
     except _tfds.TfdsNotInstalledError as error:
@@ -327,6 +347,10 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
         return f"{name}: tokenised splits present ({data_dir / wmt_data.TOKENIZED_DIR})"
     if name == FINEWEBEDU:
         return f"{name}: {_finewebedu_state(data_dir)}"
+    if name == FASTMRI:
+        from algoperf.workloads.fastmri import prepare as fastmri_prepare
+
+        return f"{name}: {fastmri_prepare.state(data_dir)}"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)
@@ -398,7 +422,8 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--manual-dir",
         type=Path,
-        help="where the files downloaded by hand are (ImageNet's tars; default: TEMP_DIR/manual)",
+        help="where the files downloaded by hand are (ImageNet's tars, default TEMP_DIR/manual; "
+        "fastMRI's tarballs, default DATA_DIR)",
     )
     for command in ("status", "list"):
         show = commands.add_parser(command, help="show each dataset's state under the data dir")

@@ -122,9 +122,7 @@ class JaxWorkload(NumpyDataWorkload):
         The state is every collection besides 'params' (batch-norm running statistics, mean 0
         and variance 1), or None when there are none.
         """
-        # One compiled init instead of op-by-op dispatch (seconds for message-passing models).
-        init = jax.jit(self.model.init, static_argnames="train")
-        state = dict(init({"params": rng}, self.example_inputs(), train=False))
+        state = self.initial_variables(rng)
         params = state.pop("params")
         self._param_shapes = jax.tree.map(lambda p: p.shape, params)
         self._param_types = flax_param_types(
@@ -133,6 +131,12 @@ class JaxWorkload(NumpyDataWorkload):
         )
         state = jax.device_put(state, self.replicated) if state else None
         return jax.device_put(params, self.replicated), state
+
+    def initial_variables(self, rng: jax.Array) -> dict[str, Any]:
+        """The model's initial variables ('params' and any state collections)."""
+        # One compiled init instead of op-by-op dispatch (seconds for message-passing models).
+        init = jax.jit(self.model.init, static_argnames="train")
+        return dict(init({"params": rng}, self.example_inputs(), train=False))
 
     def is_output_params(self, param_key: str) -> bool:
         """Whether `param_key` is the output layer's top-level key."""
