@@ -57,8 +57,9 @@ def test_unknown_and_unimplemented_names():
     ):
         get_workload("fastmri", "jax")
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
-    variants = {s.name for base in ("ogbg", "criteo1tb") for s in api.variants_of(base)}
-    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *variants}
+    bases = ("ogbg", "criteo1tb", "librispeech_conformer", "librispeech_deepspeech")
+    variants = {s.name for base in bases for s in api.variants_of(base)}
+    implemented = {*bases, "criteo1tb_test", "mnist", "cifar", *variants}
     assert implemented == set(implemented_workloads()[2:])
 
 

@@ -93,6 +93,8 @@ class Layout(enum.Enum):
     """Flax (in, out) kernel to torch (out, in) weight."""
     CONV = "conv"
     """Flax HWIO kernel to torch OIHW weight."""
+    CONV1D = "conv1d"
+    """Flax WIO kernel (1-D convolution) to torch OIW weight."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -100,6 +102,8 @@ class Layout(enum.Enum):
             return array.T
         if self is Layout.CONV:
             return array.transpose(3, 2, 0, 1)
+        if self is Layout.CONV1D:
+            return array.transpose(2, 1, 0)
         return array
 
 

@@ -59,6 +59,7 @@ _OGBG = _both("ogbg", "OgbgWorkload")
 _CRITEO = _both("criteo1tb", "Criteo1TbWorkload")
 _MNIST = _both("mnist", "MnistWorkload")
 _CIFAR = _both("cifar", "CifarWorkload")
+_LIBRISPEECH = _both("librispeech", "LibriSpeechWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -75,6 +76,14 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "criteo1tb_test": _CRITEO,
         "mnist": _MNIST,
         "cifar": _CIFAR,
+        "librispeech_conformer": _LIBRISPEECH,
+        "librispeech_conformer_attention_temperature": _LIBRISPEECH,
+        "librispeech_conformer_layernorm": _LIBRISPEECH,
+        "librispeech_conformer_gelu": _LIBRISPEECH,
+        "librispeech_deepspeech": _LIBRISPEECH,
+        "librispeech_deepspeech_tanh": _LIBRISPEECH,
+        "librispeech_deepspeech_no_resnet": _LIBRISPEECH,
+        "librispeech_deepspeech_norm_and_spec_aug": _LIBRISPEECH,
     }
 )
 """Workload name to its implementation per framework."""
