@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from algoperf.workloads._base import NumpyDataWorkload
 from algoperf.workloads._data import Dataset, NumpyBatch
 from algoperf.workloads._metrics import MetricSums, add_sums
 from algoperf.workloads.librispeech import config as C
-from algoperf.workloads.librispeech import data
+from algoperf.workloads.librispeech import data, reader
 from algoperf.workloads.librispeech.metrics import ids_as_words, wer_sums
 
 
@@ -52,17 +53,25 @@ class LibriSpeechBase(NumpyDataWorkload):
         super().__init__(spec, rules, **options)
 
     def load_dataset(self, data_dir: str | None) -> Dataset:
-        """Synthetic splits (real data: see the issue's remaining work)."""
+        """Synthetic splits, or LibriSpeech as `prepare` wrote it under `data_dir`.
+
+        Raises:
+            DatasetNotPreparedError: if it is not prepared there.
+        """
         if self.synthetic:
             return data.synthetic_dataset(self.audio_length, self.target_length)
-        raise NotImplementedError(
-            f"{self.name}: reading prepared LibriSpeech is not implemented yet; "
-            "run with synthetic=True"
-        )
+        if data_dir is None:
+            raise reader.DatasetNotPreparedError(f"{self.name} needs a data_dir")
+        dataset = reader.LibriSpeechDataset(Path(data_dir), self.audio_length, self.target_length)
+        self._detokenizer = dataset.detokenizer()
+        return dataset
 
     def detokenizer(self) -> Callable[[Sequence[int]], str]:
-        """Token ids to a transcript: every id is a word for synthetic data."""
-        return ids_as_words
+        """Token ids to a transcript.
+
+        SentencePiece's for real data; for synthetic data every id is a word.
+        """
+        return getattr(self, "_detokenizer", ids_as_words)
 
     @abc.abstractmethod
     def eval_ctc(
