@@ -191,11 +191,12 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     code, out, _ = run(["status", "--data-dir", str(tmp_path)], factory, capsys)
     assert code == 0
     lines = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb"]
+    assert list(lines) == ["mnist", "cifar10", "ogbg_molpcba", "criteo1tb", "librispeech"]
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
     assert lines["ogbg_molpcba"].startswith("not prepared (algoperf-datasets prepare ogbg_molpcba")
     assert lines["criteo1tb"].startswith("incomplete: 1 day files of 1 of 24 days")
+    assert lines["librispeech"].startswith("not prepared (algoperf-datasets prepare librispeech")
     assert factory.prepare_calls == []
 
 
@@ -239,7 +240,10 @@ def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
-    assert "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, all" in capsys.readouterr().err
+    assert (
+        "choose one of: mnist, cifar10, ogbg_molpcba, criteo1tb, librispeech, all"
+        in capsys.readouterr().err
+    )
 
 
 def test_expected_split_sizes_agree_with_the_workload_specs():
@@ -258,3 +262,10 @@ def test_expected_split_sizes_agree_with_the_workload_specs():
         "validation": ogbg.num_validation_examples,
         "test": ogbg.num_test_examples,
     }
+
+
+def test_librispeech_without_its_tarballs_says_where_to_put_them(tmp_path, capsys):
+    code, _, err = run(["prepare", "librispeech", "--data-dir", str(tmp_path)], Factory(), capsys)
+    assert code == 2
+    assert "https://www.openslr.org/resources/12/train-clean-100.tar.gz" in err
+    assert str(tmp_path / "downloads" / "librispeech") in err

@@ -7,7 +7,8 @@ the workloads read without TensorFlow; preparing them needs the `prepare` extra.
 dataset is only verified, never prepared again; an interrupted prepare resumes (TFDS reuses
 the downloads that finished and regenerates the rest). Criteo 1TB is prepared by
 `algoperf.workloads.criteo1tb.prepare`, which stops with instructions when a file must be
-downloaded by hand.
+downloaded by hand; LibriSpeech by `algoperf.workloads.librispeech.prepare`, from the openslr
+tarballs placed in `--temp-dir` (default `DATA_DIR/downloads/librispeech`).
 
 This is the only module of the package that parses arguments.
 """
@@ -36,6 +37,8 @@ OK, FAILED, NEEDS_USER = 0, 1, 2
 PREPARE_EXTRA = "pip install 'algoperf-workloads[prepare]'"
 CRITEO = "criteo1tb"
 CRITEO_MODULE = "algoperf.workloads.criteo1tb.prepare"
+LIBRISPEECH = "librispeech"
+LIBRISPEECH_EXTRA = "pip install 'algoperf-workloads[librispeech]'"
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,14 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
     ),
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples."""
-NAMES = (*TFDS_DATASETS, CRITEO)
-ALIASES = {"cifar": "cifar10", "ogbg": "ogbg_molpcba", "criteo": CRITEO}
+NAMES = (*TFDS_DATASETS, CRITEO, LIBRISPEECH)
+ALIASES = {
+    "cifar": "cifar10",
+    "ogbg": "ogbg_molpcba",
+    "criteo": CRITEO,
+    "librispeech_conformer": LIBRISPEECH,
+    "librispeech_deepspeech": LIBRISPEECH,
+}
 """Workload names accepted for their dataset."""
 
 Echo = Callable[[str], None]
@@ -187,6 +196,53 @@ def prepare_criteo(data_dir: Path, echo: Echo) -> int:
     return OK
 
 
+def librispeech_raw_dir(data_dir: Path, temp_dir: Path | None) -> Path:
+    """Where `prepare librispeech` looks for the openslr tarballs or their extracted tree."""
+    return temp_dir if temp_dir is not None else data_dir / "downloads" / LIBRISPEECH
+
+
+def prepare_librispeech(data_dir: Path, temp_dir: Path | None, echo: Echo) -> int:
+    """Run LibriSpeech's `prepare` on the raw subsets; ManualStepRequired when they are absent."""
+    from algoperf.workloads.librispeech import files as speech_files
+
+    raw = librispeech_raw_dir(data_dir, temp_dir)
+    missing = [
+        s
+        for s in speech_files.RAW_COUNTS
+        if not (raw / "LibriSpeech" / s).is_dir() and not (raw / f"{s}.tar.gz").exists()
+    ]
+    if missing:
+        urls = " ".join(f"https://www.openslr.org/resources/12/{s}.tar.gz" for s in missing)
+        raise ManualStepRequired(
+            f"{LIBRISPEECH}: download {urls} into {raw} (or extract them there), then run "
+            f"this command again"
+        )
+    try:
+        from algoperf.workloads.librispeech import prepare as speech_prepare
+
+        counts = speech_prepare.prepare(raw, data_dir)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{LIBRISPEECH}: preparing it needs {error.name}, which is not installed; "
+            f"install it: {LIBRISPEECH_EXTRA}"
+        ) from error
+    for subset, count in counts.items():
+        echo(f"{LIBRISPEECH} {subset}: {count['kept']:,} of {count['raw']:,} utterances kept")
+    return OK
+
+
+def _librispeech_state(data_dir: Path) -> str:
+    from algoperf.workloads.librispeech import files as speech_files
+
+    counts = data_dir / speech_files.DIRNAME / speech_files.COUNTS
+    written = [s for s in speech_files.RAW_COUNTS if speech_files.record_path(data_dir, s).exists()]
+    if counts.exists() and len(written) == len(speech_files.RAW_COUNTS):
+        return f"ok ({data_dir / speech_files.DIRNAME})"
+    if written:
+        return f"incomplete: {len(written)} of {len(speech_files.RAW_COUNTS)} subsets written"
+    return f"not prepared (algoperf-datasets prepare {LIBRISPEECH} --data-dir {data_dir})"
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -202,6 +258,8 @@ def prepare(
     """
     if name == CRITEO:
         return prepare_criteo(data_dir, echo)
+    if name == LIBRISPEECH:
+        return prepare_librispeech(data_dir, temp_dir, echo)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory)
     except _tfds.TfdsNotInstalledError as error:
@@ -214,6 +272,8 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
     """One line on dataset `name`'s state under `data_dir`; changes nothing."""
     if name == CRITEO:
         return f"{name}: {_criteo_state(data_dir)}"
+    if name == LIBRISPEECH:
+        return f"{name}: {_librispeech_state(data_dir)}"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)
