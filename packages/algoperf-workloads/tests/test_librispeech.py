@@ -30,7 +30,7 @@ NAMES = tuple(C.CONFIGS)
 AUDIO = 4_000  # samples: 23 frames, 6 model frames
 SMALL = {
     C.ConformerConfig: {"encoder_dim": 16, "num_attention_heads": 2, "num_encoder_layers": 1},
-    C.DeepSpeechConfig: {"encoder_dim": 16, "num_lstm_layers": 2, "num_ffn_layers": 1},
+    C.DeepSpeechConfig: {"encoder_dim": 16, "num_lstm_layers": 1, "num_ffn_layers": 1},
 }
 
 
@@ -259,8 +259,9 @@ def _models(name: str, **overrides: Any) -> tuple[Any, torch.nn.Module, C.ModelC
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "librispeech_conformer"])
 def test_every_variant_computes_the_same_eval_logits_in_both_frameworks(name: str) -> None:
+    """(The Conformer's own eval logits are the contract suite's parity test.)"""
     jax_net, torch_net, cfg = _models(name)
     variables = _jax_variables(torch_net, cfg)
     # The JAX tree must be exactly what its init creates (structure and shapes).
@@ -287,18 +288,18 @@ def _train_loss_and_grads(name: str) -> None:
     label_pads = np.array([[0, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0]], np.float32)
     assert frames >= 3
 
-    def loss_fn(params: Any) -> tuple[jax.Array, Any]:
+    # Data are arguments, not constants, which XLA would spend its compile time folding.
+    def loss_fn(params: Any, data: Any) -> tuple[jax.Array, Any]:
+        inputs, labels = data
         (logits, pads), new = jax_net.apply(
-            {**variables, "params": params},
-            (audio, audio_pads),
-            train=True,
-            mutable=["batch_stats"],
+            {**variables, "params": params}, inputs, train=True, mutable=["batch_stats"]
         )
-        out = jax_ctc((ids, label_pads), (logits, pads), None)
+        out = jax_ctc(labels, (logits, pads), None)
         return out["summed"] / out["n_valid_examples"], new
 
+    data = ((audio, audio_pads), (ids, label_pads))
     (loss, new_state), grads = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(
-        variables["params"]
+        variables["params"], data
     )
     torch_net.train()
     logits, pads = torch_net((torch.from_numpy(audio), torch.from_numpy(audio_pads)))
