@@ -200,6 +200,9 @@ def _features(
     module: nn.Module, audio: jax.Array, paddings: jax.Array, train: bool, cfg: Any
 ) -> tuple[jax.Array, jax.Array]:
     """Front-end, then SpecAugment in training (keys from the 'dropout' stream, or fixed)."""
+    # A batch captured as a constant (a closure under `jit`) would otherwise make XLA spend
+    # many seconds constant-folding the front-end's cumulative sums over every sample.
+    audio, paddings = jax.lax.optimization_barrier((audio, paddings))
     features, frame_pads = log_mel(audio, paddings)
     if train and cfg.use_specaug:
         key = module.make_rng("dropout") if module.has_rng("dropout") else jax.random.PRNGKey(0)
