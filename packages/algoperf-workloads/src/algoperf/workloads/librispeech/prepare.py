@@ -95,7 +95,7 @@ def prepare_subset(
 
     out = files.record_path(data_dir, subset)
     partial = out.with_suffix(".partial")
-    writer = ArrayRecordWriter(str(partial), "group_size:1")
+    writer = ArrayRecordWriter(str(partial), "group_size:1,uncompressed")
     raw = kept = 0
     try:
         for _, text, flac in _utterances(_subset_dir(raw_dir, subset)):
