@@ -42,7 +42,7 @@ TARGETS = {
         256,
         32_321_792,
     ),
-    "librispeech_conformer_layernorm": ("wer", MIN, 0.09731, 0.05996, 256, 256, None),
+    "librispeech_conformer_layernorm": ("wer", MIN, 0.09731, 0.05996, 256, 256, 32_317_696),
     "librispeech_conformer_gelu": ("wer", MIN, 0.094114, 0.056629, 256, 256, 32_321_792),
     "librispeech_deepspeech": ("wer", MIN, 0.119936, 0.074143, 256, 256, 18_393_600),
     "librispeech_deepspeech_tanh": ("wer", MIN, 0.150883, 0.098613, 256, 256, 18_393_600),

@@ -57,6 +57,7 @@ class Tolerance:
 
 
 FASTMRI = ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm")
+LIBRISPEECH = tuple(n for n in NAMES if n.startswith("librispeech_"))
 WMT = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
 WMT_REDUCED = {
     "vocab_size": 64,
@@ -109,8 +110,23 @@ PARITY: dict[str, Tolerance] = {
     # U-Net (reduced, see REDUCED): 3x3 convs contract at most 9 x 8 terms, the norms 9 x 9
     # pixels; the chain is 2 convs per ConvBlock (3 of them) and the transposed conv.
     **dict.fromkeys(FASTMRI, Tolerance(9 * 9, layers=2 * 3 + 1)),
+    # At the REDUCED size the longest sums are the front-end's 512-point FFT and 257-bin mel
+    # projection; the chain is front-end, subsampling, the one block (or LSTM and FFN) and head.
+    **dict.fromkeys(LIBRISPEECH, Tolerance(512, layers=4)),
 }
 """Per workload: the fp32 tolerance of its eval forward pass, derived from its model."""
+
+
+_CONFORMER_CI = {
+    "model_config": {"encoder_dim": 16, "num_attention_heads": 2, "num_encoder_layers": 1},
+    "audio_length": 8_000,
+    "target_length": 16,
+}
+_DEEPSPEECH_CI = {
+    "model_config": {"encoder_dim": 16, "num_lstm_layers": 1, "num_ffn_layers": 1},
+    "audio_length": 8_000,
+    "target_length": 16,
+}
 
 
 def _fastmri_reduced(name: str) -> dict[str, Any]:
@@ -134,6 +150,7 @@ REDUCED: dict[str, dict[str, Any]] = {
         for name, c in _vit.CONFIGS.items()
     },
     **{name: _fastmri_reduced(name) for name in FASTMRI},
+    **{n: _CONFORMER_CI if "conformer" in n else _DEEPSPEECH_CI for n in LIBRISPEECH},
 }
 """Workloads too costly at full size for a 2-core CI, and the options (reduced width or input
 size, passed to `get_workload` beside `synthetic=True`) they run this suite with. Every check
@@ -147,6 +164,7 @@ REDUCED_COUNT_TESTS: dict[str, str] = {
     ),
     **dict.fromkeys(_vit.CONFIGS, "test_imagenet_models.py::test_full_size_parameter_counts[vit]"),
     **dict.fromkeys(FASTMRI, "test_fastmri.py::test_full_size_parameter_counts_equal_the_registry"),
+    **dict.fromkeys(LIBRISPEECH, "test_librispeech.py::test_full_size_parameter_counts"),
 }
 """Per `REDUCED` workload: the test that checks its full-size parameter count instead."""
 
@@ -160,7 +178,31 @@ def _tolerance(name: str) -> Tolerance:
     return PARITY[name]
 
 
+VARIANT_FAMILIES = (
+    "imagenet_resnet",
+    "imagenet_vit",
+    "wmt",
+    "fastmri",
+    "librispeech_conformer",
+    "librispeech_deepspeech",
+)
+ONLY_IN_BIG = frozenset(
+    {"librispeech_deepspeech"}
+    | {variant.name for base in VARIANT_FAMILIES for variant in api.variants_of(base)}
+)
+"""Contract rows that cost CI more compilation than they check (JAX compiles each model's
+init, step and eval for tens of seconds on 2 cores): each is its family's base row with a
+configuration switch (an activation, a norm's place, a head, a width), with the same workload
+class, data, loss and metrics. CI checks the JAX↔PyTorch parity of the layers the switches
+add in each family's own tests: every wmt and LibriSpeech variant, ViT's GLU and MAP head,
+the U-Net's LayerNorm, DeepSpeech's training gradients and batch statistics. The rest (ResNet's
+activations and BN init, ViT's post-LN, the U-Net's tanh and size) is checked here only, by
+`nox -s big`, which runs these rows."""
+
+
 def _marks(name: str) -> list[pytest.MarkDecorator]:
+    if name in ONLY_IN_BIG:
+        return [pytest.mark.slow, pytest.mark.big]
     if name in REDUCED or (api.get_workload_spec(name).num_params or 0) <= BIG_MODEL:
         return []
     return [pytest.mark.slow] + ([] if name == FULL_SIZE_IN_CI else [pytest.mark.big])

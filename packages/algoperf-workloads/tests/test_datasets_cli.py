@@ -207,7 +207,7 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     lines = dict(line.split(": ", 1) for line in out.splitlines())
     assert list(lines) == [
         "mnist", "cifar10", "ogbg_molpcba", "imagenet", "imagenet_v2", "criteo1tb", "wmt",
-        "finewebedu", "fastmri",
+        "finewebedu", "fastmri", "librispeech",
     ]  # fmt: skip
     assert lines["mnist"].startswith("ok (")
     assert lines["cifar10"].endswith("test: expected 10,000 examples, found 0")
@@ -216,6 +216,7 @@ def test_status_shows_every_dataset_without_changing_anything(tmp_path, capsys, 
     assert lines["finewebedu"].startswith("not prepared (algoperf-datasets prepare finewebedu")
     assert lines["wmt"].startswith("not prepared (algoperf-datasets prepare wmt")
     assert lines["fastmri"].startswith("not prepared (algoperf-datasets prepare fastmri")
+    assert lines["librispeech"].startswith("not prepared (algoperf-datasets prepare librispeech")
     assert factory.prepare_calls == []
 
 
@@ -254,14 +255,14 @@ def test_status_with_real_tfds_builders(tmp_path, capsys):
 
 def test_main_exits_with_the_code(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(
-        sys, "argv", ["algoperf-datasets", "prepare", "librispeech", "--data-dir", "."]
+        sys, "argv", ["algoperf-datasets", "prepare", "no_such_dataset", "--data-dir", "."]
     )
     with pytest.raises(SystemExit) as exit_info:
         datasets_cli.main()
     assert exit_info.value.code == 2
     choices = (
         "mnist, cifar10, ogbg_molpcba, imagenet, imagenet_v2, criteo1tb, wmt, finewebedu, "
-        "fastmri, all"
+        "fastmri, librispeech, all"
     )
     assert f"choose one of: {choices}" in capsys.readouterr().err
 
@@ -335,3 +336,10 @@ def test_imagenet_split_sizes_agree_with_the_workload_specs():
         "validation": spec.num_validation_examples,
     }
     assert TFDS_DATASETS["imagenet_v2"].split_sizes == {"test": spec.num_test_examples}
+
+
+def test_librispeech_without_its_tarballs_says_where_to_put_them(tmp_path, capsys):
+    code, _, err = run(["prepare", "librispeech", "--data-dir", str(tmp_path)], Factory(), capsys)
+    assert code == 2
+    assert "https://www.openslr.org/resources/12/train-clean-100.tar.gz" in err
+    assert str(tmp_path / "downloads" / "librispeech") in err

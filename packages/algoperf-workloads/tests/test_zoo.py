@@ -65,9 +65,9 @@ def test_unknown_and_unimplemented_names(monkeypatch):
     monkeypatch.undo()
     assert implemented_workloads()[:2] == ("digits_mlp", "digits_cnn")
     bases = ("ogbg", "criteo1tb", "wmt", "imagenet_resnet", "imagenet_vit", "fastmri")
+    bases += ("librispeech_conformer", "librispeech_deepspeech")
     variants = {s.name for base in bases for s in api.variants_of(base)}
-    implemented = {"ogbg", "criteo1tb", "criteo1tb_test", "mnist", "cifar", *bases, *variants}
-    implemented.add("finewebedu_lm")
+    implemented = {*bases, "criteo1tb_test", "mnist", "cifar", "finewebedu_lm", *variants}
     assert implemented == set(implemented_workloads()[2:])
 
 

@@ -3,13 +3,21 @@
 from algoperf.workloads.fastmri import config as fastmri
 from algoperf.workloads.imagenet_resnet import config as resnet
 from algoperf.workloads.imagenet_vit import config as vit
+from algoperf.workloads.librispeech import config as speech
 
 # Name to (workload options, batch size, eval batch size). ogbg fixes its sub-batch count so
 # every device count packs the same graphs. cifar's small batches keep its ResNet-18 cheap;
-# it checks that batch norm uses global-batch statistics on any device count. The ImageNet
-# models run at the contract suite's reduced size; ViT's batches are mixed up in pairs.
+# it checks that batch norm uses global-batch statistics on any device count, as the reduced
+# Conformer does for its padding-masked batch norm. The ImageNet models run at the contract
+# suite's reduced size; ViT's batches are mixed up in pairs.
 _RESNET = {"model_config": resnet.reduced(resnet.CONFIGS["imagenet_resnet"])}
 _VIT = {"model_config": vit.reduced(vit.CONFIGS["imagenet_vit"])}
+_CONFORMER = {
+    "model_config": speech.with_overrides(
+        speech.CONFIGS["librispeech_conformer"],
+        {"encoder_dim": 16, "num_attention_heads": 2, "num_encoder_layers": 1},
+    )
+}
 CASES = {
     "digits_mlp": ({}, 64, 256),
     "digits_cnn": ({}, 64, 256),
@@ -29,5 +37,17 @@ CASES = {
         },
         16,
         32,
+    ),
+    # One reduced Conformer block: batch norm over the valid frames of the global batch, and
+    # SpecAugment masks that do not depend on how the batch is split.
+    "librispeech_conformer": (
+        {
+            "synthetic": True,
+            **_CONFORMER,
+            "audio_length": 8_000,
+            "target_length": 16,
+        },
+        8,
+        16,
     ),
 }

@@ -103,6 +103,8 @@ class Layout(enum.Enum):
     """Flax `ConvTranspose` (H, W, in, out) kernel to torch `ConvTranspose2d` (in, out, H, W)
     weight, flipped in H and W: Flax's transposed conv (`transpose_kernel=False`) correlates
     the dilated input with the kernel as it is, torch's scatters it (the gradient of a conv)."""
+    CONV1D = "conv1d"
+    """Flax WIO kernel (1-D convolution) to torch OIW weight."""
 
     def to_torch(self, array: np.ndarray) -> np.ndarray:
         """`array` in PyTorch layout."""
@@ -118,6 +120,8 @@ class Layout(enum.Enum):
             return array.reshape(-1)
         if self is Layout.CONV_TRANSPOSE:
             return array.transpose(2, 3, 0, 1)[:, :, ::-1, ::-1]
+        if self is Layout.CONV1D:
+            return array.transpose(2, 1, 0)
         return array
 
 

@@ -64,6 +64,7 @@ _WMT = _both("wmt", "WmtWorkload")
 _RESNET = _both("imagenet_resnet", "ImagenetResnetWorkload")
 _VIT = _both("imagenet_vit", "ImagenetVitWorkload")
 _FASTMRI = _both("fastmri", "FastMRIWorkload")
+_LIBRISPEECH = _both("librispeech", "LibriSpeechWorkload")
 
 IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxyType(
     {
@@ -97,6 +98,14 @@ IMPLEMENTATIONS: Mapping[str, Mapping[Framework, Implementation]] = MappingProxy
         "fastmri_model_size": _FASTMRI,
         "fastmri_tanh": _FASTMRI,
         "fastmri_layernorm": _FASTMRI,
+        "librispeech_conformer": _LIBRISPEECH,
+        "librispeech_conformer_attention_temperature": _LIBRISPEECH,
+        "librispeech_conformer_layernorm": _LIBRISPEECH,
+        "librispeech_conformer_gelu": _LIBRISPEECH,
+        "librispeech_deepspeech": _LIBRISPEECH,
+        "librispeech_deepspeech_tanh": _LIBRISPEECH,
+        "librispeech_deepspeech_no_resnet": _LIBRISPEECH,
+        "librispeech_deepspeech_norm_and_spec_aug": _LIBRISPEECH,
     }
 )
 """Workload name to its implementation per framework."""

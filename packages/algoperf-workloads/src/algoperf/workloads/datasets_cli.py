@@ -14,6 +14,8 @@ downloaded by hand; FineWeb-Edu by `algoperf.workloads.finewebedu_lm.prepare` (t
 `finewebedu` extra: Hugging Face `datasets` and tiktoken), which resumes after its last shard.
 fastMRI's files are behind a licence form: `prepare fastmri --manual-dir M` extracts the
 downloaded tarballs found in M (`algoperf.workloads.fastmri.prepare`).
+LibriSpeech by `algoperf.workloads.librispeech.prepare`, from the openslr tarballs placed in
+`--temp-dir` (default `DATA_DIR/downloads/librispeech`).
 
 This is the only module of the package that parses arguments.
 """
@@ -48,6 +50,8 @@ WMT = "wmt"
 """Two TFDS datasets (wmt17 and wmt14 de-en), a trained tokenizer and token ids: see
 `algoperf.workloads.wmt.prepare`."""
 FASTMRI = "fastmri"
+LIBRISPEECH = "librispeech"
+LIBRISPEECH_EXTRA = "pip install 'algoperf-workloads[librispeech]'"
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ TFDS_DATASETS: Mapping[str, TfdsDataset] = {
 }
 """mnist's and cifar10's train splits hold the workloads' train and validation examples;
 imagenet_v2 (matched-frequency) is the ImageNet workloads' test split."""
-NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU, FASTMRI)
+NAMES = (*TFDS_DATASETS, CRITEO, WMT, FINEWEBEDU, FASTMRI, LIBRISPEECH)
 ALIASES = {
     "cifar": "cifar10",
     "ogbg": "ogbg_molpcba",
@@ -101,6 +105,8 @@ ALIASES = {
     "imagenet2012": "imagenet",
     "imagenet_resnet": "imagenet",
     "imagenet_vit": "imagenet",
+    "librispeech_conformer": LIBRISPEECH,
+    "librispeech_deepspeech": LIBRISPEECH,
 }
 """Workload names accepted for their dataset."""
 
@@ -299,6 +305,53 @@ def prepare_fastmri(data_dir: Path, manual_dir: Path | None, echo: Echo) -> int:
     return OK
 
 
+def librispeech_raw_dir(data_dir: Path, temp_dir: Path | None) -> Path:
+    """Where `prepare librispeech` looks for the openslr tarballs or their extracted tree."""
+    return temp_dir if temp_dir is not None else data_dir / "downloads" / LIBRISPEECH
+
+
+def prepare_librispeech(data_dir: Path, temp_dir: Path | None, echo: Echo) -> int:
+    """Run LibriSpeech's `prepare` on the raw subsets; ManualStepRequired when they are absent."""
+    from algoperf.workloads.librispeech import files as speech_files
+
+    raw = librispeech_raw_dir(data_dir, temp_dir)
+    missing = [
+        s
+        for s in speech_files.RAW_COUNTS
+        if not (raw / "LibriSpeech" / s).is_dir() and not (raw / f"{s}.tar.gz").exists()
+    ]
+    if missing:
+        urls = " ".join(f"https://www.openslr.org/resources/12/{s}.tar.gz" for s in missing)
+        raise ManualStepRequired(
+            f"{LIBRISPEECH}: download {urls} into {raw} (or extract them there), then run "
+            f"this command again"
+        )
+    try:
+        from algoperf.workloads.librispeech import prepare as speech_prepare
+
+        counts = speech_prepare.prepare(raw, data_dir)
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(
+            f"{LIBRISPEECH}: preparing it needs {error.name}, which is not installed; "
+            f"install it: {LIBRISPEECH_EXTRA}"
+        ) from error
+    for subset, count in counts.items():
+        echo(f"{LIBRISPEECH} {subset}: {count['kept']:,} of {count['raw']:,} utterances kept")
+    return OK
+
+
+def _librispeech_state(data_dir: Path) -> str:
+    from algoperf.workloads.librispeech import files as speech_files
+
+    counts = data_dir / speech_files.DIRNAME / speech_files.COUNTS
+    written = [s for s in speech_files.RAW_COUNTS if speech_files.record_path(data_dir, s).exists()]
+    if counts.exists() and len(written) == len(speech_files.RAW_COUNTS):
+        return f"ok ({data_dir / speech_files.DIRNAME})"
+    if written:
+        return f"incomplete: {len(written)} of {len(speech_files.RAW_COUNTS)} subsets written"
+    return f"not prepared (algoperf-datasets prepare {LIBRISPEECH} --data-dir {data_dir})"
+
+
 def prepare(
     name: str,
     data_dir: Path,
@@ -322,6 +375,8 @@ def prepare(
         return prepare_finewebedu(data_dir, temp_dir, echo)
     if name == FASTMRI:
         return prepare_fastmri(data_dir, manual_dir, echo)
+    if name == LIBRISPEECH:
+        return prepare_librispeech(data_dir, temp_dir, echo)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
     except _tfds.TfdsNotInstalledError as error:
@@ -351,6 +406,8 @@ def status_line(name: str, data_dir: Path, builder_factory: BuilderFactory = tfd
         from algoperf.workloads.fastmri import prepare as fastmri_prepare
 
         return f"{name}: {fastmri_prepare.state(data_dir)}"
+    if name == LIBRISPEECH:
+        return f"{name}: {_librispeech_state(data_dir)}"
     dataset = TFDS_DATASETS[name]
     try:
         builder = builder_factory(dataset.tfds_name, data_dir)

@@ -1,0 +1,1 @@
+"""LibriSpeech workloads: the Conformer and DeepSpeech speech recognisers and their variants."""
