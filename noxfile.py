@@ -48,8 +48,12 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite against the locked environment (the test group has both frameworks)."""
     _sync(session, "--group", "test")
-    # The slowest tests, in every log; `big` full-size models are `nox -s big`'s.
-    session.run("pytest", "--durations=10", "-m", "not big", *session.posargs)
+    # The slowest tests, in every log; `big` full-size models are `nox -s big`'s. Two worker
+    # processes (CI's two cores), each test file on one of them (see conftest.py).
+    session.run(
+        "pytest", "-n", "2", "--dist", "loadgroup", "--durations=10", "-m", "not big",
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(default=False)

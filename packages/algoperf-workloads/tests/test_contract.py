@@ -208,7 +208,11 @@ def _marks(name: str) -> list[pytest.MarkDecorator]:
     return [pytest.mark.slow] + ([] if name == FULL_SIZE_IN_CI else [pytest.mark.big])
 
 
-WORKLOADS = [pytest.param(name, marks=_marks(name)) for name in NAMES]
+WORKLOADS = [
+    pytest.param(name, marks=[*_marks(name), pytest.mark.xdist_group(f"contract-{name}")])
+    for name in NAMES
+]
+"""Each workload's tests share one xdist worker, where its module-scoped `pair` is built."""
 
 
 def _rng(framework: Framework, seed: int) -> Any:
