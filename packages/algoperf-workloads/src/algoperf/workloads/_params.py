@@ -129,6 +129,31 @@ ParamMap = Mapping[tuple[str, ...], tuple[str, Layout]]
 """JAX parameter path to (PyTorch state-dict name, layout): a literal table per model."""
 
 
+def conv_bn_tables(
+    layers: Iterable[tuple[str, str, str]], head: tuple[str, str]
+) -> tuple[ParamMap, ParamMap]:
+    """Parameter and batch-statistics tables of a convolutional net with batch norm.
+
+    `layers` gives ('conv' or 'bn', JAX module path with '/', PyTorch module name) of each
+    layer; `head` the (JAX, PyTorch) names of the dense classifier on top.
+    """
+    params: dict[tuple[str, ...], tuple[str, Layout]] = {}
+    stats: dict[tuple[str, ...], tuple[str, Layout]] = {}
+    for kind, jax_name, torch_name in layers:
+        path = tuple(jax_name.split("/"))
+        if kind == "conv":
+            params[(*path, "kernel")] = (f"{torch_name}.weight", Layout.CONV)
+            continue
+        params[(*path, "scale")] = (f"{torch_name}.weight", Layout.SAME)
+        params[(*path, "bias")] = (f"{torch_name}.bias", Layout.SAME)
+        stats[(*path, "mean")] = (f"{torch_name}.running_mean", Layout.SAME)
+        stats[(*path, "var")] = (f"{torch_name}.running_var", Layout.SAME)
+    jax_head, torch_head = head
+    params[(jax_head, "kernel")] = (f"{torch_head}.weight", Layout.DENSE)
+    params[(jax_head, "bias")] = (f"{torch_head}.bias", Layout.SAME)
+    return MappingProxyType(params), MappingProxyType(stats)
+
+
 def jax_to_torch(
     jax_params: Mapping[tuple[str, ...], np.ndarray], table: ParamMap
 ) -> dict[str, np.ndarray]:

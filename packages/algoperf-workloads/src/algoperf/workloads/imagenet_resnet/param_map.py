@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import MappingProxyType
 
-from algoperf.workloads._params import Layout, ParamMap
+from algoperf.workloads._params import ParamMap, conv_bn_tables
 from algoperf.workloads.imagenet_resnet.config import CONFIGS, EXPANSION, ResNetConfig
-
-_C, _D, _S = Layout.CONV, Layout.DENSE, Layout.SAME
 
 
 def _layers(config: ResNetConfig) -> Iterator[tuple[str, str, str]]:
@@ -34,38 +32,12 @@ def _layers(config: ResNetConfig) -> Iterator[tuple[str, str, str]]:
             channels, k = out, k + 1
 
 
-def param_map(config: ResNetConfig) -> ParamMap:
-    """The parameter table of the ResNet of `config`."""
-    table = {}
-    for kind, jax_name, torch_name in _layers(config):
-        path = tuple(jax_name.split("/"))
-        if kind == "conv":
-            table[(*path, "kernel")] = (f"{torch_name}.weight", _C)
-        else:
-            table[(*path, "scale")] = (f"{torch_name}.weight", _S)
-            table[(*path, "bias")] = (f"{torch_name}.bias", _S)
-    table[("Dense_0", "kernel")] = ("fc.weight", _D)
-    table[("Dense_0", "bias")] = ("fc.bias", _S)
-    return MappingProxyType(table)
-
-
-def state_map(config: ResNetConfig) -> ParamMap:
-    """The batch-statistics table of `config`'s ResNet: 'batch_stats' paths to buffers."""
-    table = {}
-    for kind, jax_name, torch_name in _layers(config):
-        if kind == "bn":
-            path = tuple(jax_name.split("/"))
-            table[(*path, "mean")] = (f"{torch_name}.running_mean", _S)
-            table[(*path, "var")] = (f"{torch_name}.running_var", _S)
-    return MappingProxyType(table)
-
-
-PARAM_MAPS = MappingProxyType({name: param_map(config) for name, config in CONFIGS.items()})
-"""Workload name to its JAX→PyTorch parameter table (full size; `param_map` builds others)."""
-STATE_MAPS = MappingProxyType({name: state_map(config) for name, config in CONFIGS.items()})
-"""Workload name to its JAX 'batch_stats' → PyTorch buffer table."""
-
-
 def tables(config: ResNetConfig) -> tuple[ParamMap, ParamMap]:
     """The parameter and batch-statistics tables of `config`'s ResNet (any size)."""
-    return param_map(config), state_map(config)
+    return conv_bn_tables(_layers(config), head=("Dense_0", "fc"))
+
+
+PARAM_MAPS = MappingProxyType({name: tables(config)[0] for name, config in CONFIGS.items()})
+"""Workload name to its JAX→PyTorch parameter table (full size; `tables` builds others)."""
+STATE_MAPS = MappingProxyType({name: tables(config)[1] for name, config in CONFIGS.items()})
+"""Workload name to its JAX 'batch_stats' → PyTorch buffer table."""
