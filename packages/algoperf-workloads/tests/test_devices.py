@@ -24,6 +24,7 @@ from algoperf.workloads.librispeech import param_map as speech_map
 from algoperf.workloads.mnist.param_map import PARAM_MAPS as MNIST_MAPS
 from algoperf.workloads.ogbg.param_map import PARAM_MAPS as OGBG_MAPS
 from algoperf.workloads.testing import assert_fp32_close, run_checked
+from algoperf.workloads.wmt import param_map as wmt_map
 
 WORKERS = Path(__file__).parent / "workers"
 sys.path.insert(0, str(WORKERS))
@@ -46,12 +47,16 @@ REDUCTION = {
     "imagenet_vit": 16 * 2 * 2 * 4,  # batch x tokens (x 4: mixup's two examples per row)
     "fastmri": 16 * 9 * 9,  # batch x pixels under the first conv
     "librispeech_conformer": 8 * 24 * 40,  # batch x positions of the first subsampling conv
+    # The shared embedding's gradient sums one term per target position through the logits,
+    # and one per position of the encoder's and of the decoder's input lookups.
+    "wmt": 3 * 8 * 16,  # 3 x batch x positions
 }
 REDUCED_TABLES = {
     "imagenet_resnet": resnet_map.tables,
     "imagenet_vit": vit_map.tables,
     "fastmri": fastmri_map.tables,
     "librispeech_conformer": speech_map.tables,
+    "wmt": wmt_map.tables,
 }
 """Cases at a reduced model size: the parameter table of their `model_config`."""
 # Registered workloads left out, and why: each would cost a compilation per device count
@@ -67,8 +72,6 @@ NOT_CASES = {
     "finewebedu_lm": "CI time: batches come from the shared streaming layer these cases check, "
     "and its loss is a masked per-token sum; a reduced LM case would add a compilation per "
     "device count (not done yet)",
-    # test_wmt checks that every process packs the same rows and builds its share of them.
-    "wmt": "not yet: a reduced-width case would add ~30 s of subprocess compiles to CI",
     "wmt_post_ln": "wmt's data, batching and metrics; only the LayerNorm placement differs",
     "wmt_attention_temp": "wmt's data, batching and metrics; only the query scale differs",
     "wmt_glu_tanh": "wmt's data, batching and metrics; only the MLP differs",

@@ -1,10 +1,12 @@
-"""wmt's prepare step on a few sentences: tokenizer training, token ids, and reading them back."""
+"""wmt's prepare step, on a few sentences and over `tfds.testing.mock_data`."""
+
+import sys
 
 import numpy as np
 import pytest
 
 from algoperf import api
-from algoperf.workloads import _tfds
+from algoperf.workloads import _tfds, datasets_cli, get_workload
 from algoperf.workloads.wmt import data, prepare
 from algoperf.workloads.wmt.bleu import SentencePieceDetokenizer, sentence_ids
 from algoperf.workloads.wmt.config import EOS_ID
@@ -85,6 +87,48 @@ def _with_small_vocab(write):
         return write(splits, data_dir, echo, vocab_size=VOCAB, max_characters=300)
 
     return small
+
+
+def test_cli_prepare_over_mocked_tfds_feeds_the_workloads_packed_batches(tmp_path, monkeypatch):
+    """`algoperf-datasets prepare wmt` end to end over `tfds.testing.mock_data`.
+
+    The mock serves TFDS's own wmt17/wmt14 builders and data sources (random sentences over
+    ' abcdefghij', the same pairs in every split) without TensorFlow; it makes
+    `download_and_prepare` a no-op, so no ArrayRecord file is written here.
+    """
+    tfds = pytest.importorskip("tensorflow_datasets", reason="the `tfds` extra is not installed")
+    num_pairs = 30
+    monkeypatch.setattr(prepare, "SPLIT_SIZES", dict.fromkeys(data.SPLITS, num_pairs))
+    monkeypatch.setattr(prepare, "write_tokenized", _with_small_vocab(prepare.write_tokenized))
+    lines = []
+    with tfds.testing.mock_data(num_examples=num_pairs, policy=tfds.testing.MockPolicy.USE_CODE):
+        code = datasets_cli.prepare("wmt", tmp_path, echo=lines.append)
+        sources = {
+            split: tfds.data_source(name, split=tfds_split, data_dir=str(tmp_path))
+            for split, (name, tfds_split) in prepare.SOURCES.items()
+        }
+        pairs = {s: [(ex["de"], ex["en"]) for ex in source] for s, source in sources.items()}
+    assert code == datasets_cli.OK, lines
+    assert "tensorflow" not in sys.modules
+    # Each split's ids are its TFDS pairs in order, German as inputs, English as targets (up
+    # to SentencePiece's whitespace normalisation: the mock's runs of spaces become one).
+    splits = data.load_splits(str(tmp_path))
+    detokenize = SentencePieceDetokenizer(tmp_path / data.SPM_MODEL)
+    for split, split_pairs in pairs.items():
+        assert len(splits[split]) == len(split_pairs) == num_pairs
+        for i, (de, en) in enumerate(split_pairs):
+            x, y = splits[split].pair(i)
+            assert x[-1] == y[-1] == EOS_ID
+            assert min(x.min(), y.min()) > 0  # no unknown piece: the mock's 11 characters
+            assert max(x.max(), y.max()) < VOCAB
+            assert detokenize(sentence_ids(x)) == " ".join(de.split())
+            assert detokenize(sentence_ids(y)) == " ".join(en.split())
+    # The workload's own loader packs the prepared ids: several short pairs per row.
+    workload = get_workload("wmt", "pytorch", model_config={"vocab_size": VOCAB, "max_len": 64})
+    batch = next(workload.build_input_queue(0, "train", str(tmp_path), 4))
+    assert batch["inputs"].shape == batch["targets"].shape == (4, 64)
+    assert (batch["inputs_segmentation"].amax(dim=1) > 1).all()
+    assert (batch["weights"] == (batch["targets"] > 0)).all()
 
 
 def test_expected_split_sizes_agree_with_the_workload_spec():

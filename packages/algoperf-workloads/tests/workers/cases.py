@@ -1,9 +1,12 @@
 """The workloads both device-count workers run, as plain data shared by the two."""
 
+import dataclasses
+
 from algoperf.workloads.fastmri import config as fastmri
 from algoperf.workloads.imagenet_resnet import config as resnet
 from algoperf.workloads.imagenet_vit import config as vit
 from algoperf.workloads.librispeech import config as speech
+from algoperf.workloads.wmt import config as wmt
 
 # Name to (workload options, batch size, eval batch size). ogbg fixes its sub-batch count so
 # every device count packs the same graphs. cifar's small batches keep its ResNet-18 cheap;
@@ -18,6 +21,16 @@ _CONFORMER = {
         {"encoder_dim": 16, "num_attention_heads": 2, "num_encoder_layers": 1},
     )
 }
+_WMT = dataclasses.replace(
+    wmt.CONFIGS["wmt"],
+    vocab_size=64,
+    emb_dim=32,
+    num_heads=4,
+    num_layers=1,
+    qkv_dim=32,
+    mlp_dim=48,
+    max_len=16,
+)
 CASES = {
     "digits_mlp": ({}, 64, 256),
     "digits_cnn": ({}, 64, 256),
@@ -50,4 +63,8 @@ CASES = {
         8,
         16,
     ),
+    # The contract suite's reduced Transformer (1 + 1 layers of width 32, 64 ids, 16 tokens
+    # per row): packed rows planned from the global batch, each process building its share;
+    # per-token sums and beam-search BLEU over padded eval batches gathered across processes.
+    "wmt": ({"synthetic": True, "model_config": _WMT}, 8, 16),
 }
