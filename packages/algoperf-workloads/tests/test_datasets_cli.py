@@ -1,5 +1,6 @@
 """`algoperf-datasets`: prepare, verify and status with fake TFDS builders (no network)."""
 
+import hashlib
 import sys
 import types
 from pathlib import Path
@@ -12,6 +13,7 @@ from algoperf import api
 from algoperf.workloads import _tfds, datasets_cli
 from algoperf.workloads._prepare import ManualStepRequired
 from algoperf.workloads.datasets_cli import TFDS_DATASETS, cli
+from algoperf.workloads.testing import serve_files
 from algoperf.workloads.wmt import prepare as wmt_prepare
 
 
@@ -338,8 +340,26 @@ def test_imagenet_split_sizes_agree_with_the_workload_specs():
     assert TFDS_DATASETS["imagenet_v2"].split_sizes == {"test": spec.num_test_examples}
 
 
-def test_librispeech_without_its_tarballs_says_where_to_put_them(tmp_path, capsys):
-    code, _, err = run(["prepare", "librispeech", "--data-dir", str(tmp_path)], Factory(), capsys)
-    assert code == 2
-    assert "https://www.openslr.org/resources/12/train-clean-100.tar.gz" in err
-    assert str(tmp_path / "downloads" / "librispeech") in err
+def test_librispeech_downloads_from_the_mirror_and_checks_the_published_sha256(tmp_path, capsys):
+    pytest.importorskip("sentencepiece")
+    body = b"not openslr's train-clean-100.tar.gz"
+    with serve_files({"res/train-clean-100.tar.gz": body}) as server:
+        args = [
+            "prepare",
+            "librispeech",
+            "--data-dir",
+            str(tmp_path),
+            "--mirror",
+            server.url + "res",
+        ]
+        code, _, err = run(args, Factory(), capsys)
+    assert code == 1
+    # The tokenizer is trained on train-clean-100 first: nothing else is fetched.
+    assert server.requests == [("res/train-clean-100.tar.gz", None, 200)]
+    part = tmp_path / "downloads" / "librispeech" / "train-clean-100.tar.gz.part"
+    assert part.read_bytes() == body
+    assert (
+        f"train-clean-100.tar.gz: SHA-256 {hashlib.sha256(body).hexdigest()} is not the "
+        "published d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2"
+    ) in err
+    assert f"delete {part} and run the command again" in err
