@@ -13,6 +13,7 @@ from algoperf import api
 from algoperf.workloads import _tfds, datasets_cli
 from algoperf.workloads._prepare import ManualStepRequired
 from algoperf.workloads.datasets_cli import TFDS_DATASETS, cli
+from algoperf.workloads.librispeech import prepare as speech_prepare
 from algoperf.workloads.testing import serve_files
 from algoperf.workloads.wmt import prepare as wmt_prepare
 
@@ -170,11 +171,17 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert seen == [tmp_path]
     assert "looking for day_0.gz" in out
     assert err == "download day_0.gz to day_23.gz by hand into /raw, then rerun\n"
-    # 'all' prepares every TFDS dataset without manual files, wmt and FineWeb-Edu, and still
-    # reports the manual steps (Criteo's, ImageNet's).
+    # 'all' prepares every TFDS dataset without manual files, wmt, FineWeb-Edu and LibriSpeech
+    # (from openslr), and still reports the manual steps (Criteo's, ImageNet's).
     wmt_calls = []
     monkeypatch.setattr(
         wmt_prepare, "prepare", lambda data_dir, echo, factory, temp: wmt_calls.append(1) or True
+    )
+    speech_calls = []
+    monkeypatch.setattr(
+        speech_prepare,
+        "prepare",
+        lambda raw, data_dir, *, download, echo: speech_calls.append((raw, download)) or {},
     )
     factory = Factory()
     code, out, err = run(["prepare", "all", "--data-dir", str(tmp_path)], factory, capsys)
@@ -183,6 +190,8 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert len(factory.prepare_calls) == len(automatic) == len(TFDS_DATASETS) - 1
     assert len(lm_calls) == 1  # FineWeb-Edu too (its own tests prepare a tiny corpus)
     assert wmt_calls == [1]
+    assert speech_calls == [(tmp_path / "downloads" / "librispeech", speech_prepare.Download())]
+    assert speech_calls[0][1].url("dev-clean") == f"{speech_prepare.OPENSLR}dev-clean.tar.gz"
     assert "by hand" in err
     assert "missing ILSVRC2012_img_train.tar" in err
 
