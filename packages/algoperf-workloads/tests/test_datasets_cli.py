@@ -1,5 +1,6 @@
 """`algoperf-datasets`: prepare, verify and status with fake TFDS builders (no network)."""
 
+import hashlib
 import sys
 import types
 from pathlib import Path
@@ -12,6 +13,8 @@ from algoperf import api
 from algoperf.workloads import _tfds, datasets_cli
 from algoperf.workloads._prepare import ManualStepRequired
 from algoperf.workloads.datasets_cli import TFDS_DATASETS, cli
+from algoperf.workloads.librispeech import prepare as speech_prepare
+from algoperf.workloads.testing import serve_files
 from algoperf.workloads.wmt import prepare as wmt_prepare
 
 
@@ -168,11 +171,17 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert seen == [tmp_path]
     assert "looking for day_0.gz" in out
     assert err == "download day_0.gz to day_23.gz by hand into /raw, then rerun\n"
-    # 'all' prepares every TFDS dataset without manual files, wmt and FineWeb-Edu, and still
-    # reports the manual steps (Criteo's, ImageNet's).
+    # 'all' prepares every TFDS dataset without manual files, wmt, FineWeb-Edu and LibriSpeech
+    # (from openslr), and still reports the manual steps (Criteo's, ImageNet's).
     wmt_calls = []
     monkeypatch.setattr(
         wmt_prepare, "prepare", lambda data_dir, echo, factory, temp: wmt_calls.append(1) or True
+    )
+    speech_calls = []
+    monkeypatch.setattr(
+        speech_prepare,
+        "prepare",
+        lambda raw, data_dir, *, download, echo: speech_calls.append((raw, download)) or {},
     )
     factory = Factory()
     code, out, err = run(["prepare", "all", "--data-dir", str(tmp_path)], factory, capsys)
@@ -181,6 +190,8 @@ def test_criteo_manual_step_is_printed_without_traceback(tmp_path, capsys, monke
     assert len(factory.prepare_calls) == len(automatic) == len(TFDS_DATASETS) - 1
     assert len(lm_calls) == 1  # FineWeb-Edu too (its own tests prepare a tiny corpus)
     assert wmt_calls == [1]
+    assert speech_calls == [(tmp_path / "downloads" / "librispeech", speech_prepare.Download())]
+    assert speech_calls[0][1].url("dev-clean") == f"{speech_prepare.OPENSLR}dev-clean.tar.gz"
     assert "by hand" in err
     assert "missing ILSVRC2012_img_train.tar" in err
 
@@ -338,8 +349,26 @@ def test_imagenet_split_sizes_agree_with_the_workload_specs():
     assert TFDS_DATASETS["imagenet_v2"].split_sizes == {"test": spec.num_test_examples}
 
 
-def test_librispeech_without_its_tarballs_says_where_to_put_them(tmp_path, capsys):
-    code, _, err = run(["prepare", "librispeech", "--data-dir", str(tmp_path)], Factory(), capsys)
-    assert code == 2
-    assert "https://www.openslr.org/resources/12/train-clean-100.tar.gz" in err
-    assert str(tmp_path / "downloads" / "librispeech") in err
+def test_librispeech_downloads_from_the_mirror_and_checks_the_published_sha256(tmp_path, capsys):
+    pytest.importorskip("sentencepiece")
+    body = b"not openslr's train-clean-100.tar.gz"
+    with serve_files({"res/train-clean-100.tar.gz": body}) as server:
+        args = [
+            "prepare",
+            "librispeech",
+            "--data-dir",
+            str(tmp_path),
+            "--mirror",
+            server.url + "res",
+        ]
+        code, _, err = run(args, Factory(), capsys)
+    assert code == 1
+    # The tokenizer is trained on train-clean-100 first: nothing else is fetched.
+    assert server.requests == [("res/train-clean-100.tar.gz", None, 200)]
+    part = tmp_path / "downloads" / "librispeech" / "train-clean-100.tar.gz.part"
+    assert part.read_bytes() == body
+    assert (
+        f"train-clean-100.tar.gz: SHA-256 {hashlib.sha256(body).hexdigest()} is not the "
+        "published d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2"
+    ) in err
+    assert f"delete {part} and run the command again" in err

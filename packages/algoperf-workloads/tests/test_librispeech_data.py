@@ -1,13 +1,17 @@
 """LibriSpeech preparation and reading, end to end on a tiny fake openslr tree (no network).
 
 The test writes 16 kHz FLAC files with soundfile and LibriSpeech-style transcripts for every
-subset; `prepare` trains the tokenizer, filters and writes ArrayRecord files; the reader
-serves them as the workloads' splits.
+subset and serves each subset as a tarball from a local HTTP server; `prepare` downloads and
+extracts them, trains the tokenizer, filters and writes ArrayRecord files; the reader serves
+them as the workloads' splits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +23,17 @@ pytest.importorskip("array_record")
 
 from algoperf.workloads import get_workload  # noqa: E402
 from algoperf.workloads.librispeech import files  # noqa: E402
-from algoperf.workloads.librispeech.prepare import LibriSpeechPrepareError, prepare  # noqa: E402
+from algoperf.workloads.librispeech.prepare import (  # noqa: E402
+    Download,
+    LibriSpeechPrepareError,
+    extract,
+    prepare,
+)
 from algoperf.workloads.librispeech.reader import (  # noqa: E402
     DatasetNotPreparedError,
     LibriSpeechDataset,
 )
+from algoperf.workloads.testing import serve_files  # noqa: E402
 
 WORDS = [
     "THE",
@@ -74,14 +84,66 @@ def _write_tree(raw: Path) -> dict[str, list[tuple[str, np.ndarray, str]]]:
     return kept
 
 
+def _tarball(members: dict[str, bytes]) -> bytes:
+    """A .tar.gz holding `members` (name -> bytes)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _subset_tarballs(tree: Path) -> dict[str, bytes]:
+    """openslr's layout: `<subset>.tar.gz` holds `LibriSpeech/<subset>/...`."""
+    return {
+        f"{subset}.tar.gz": _tarball(
+            {
+                str(p.relative_to(tree)): p.read_bytes()
+                for p in sorted((tree / "LibriSpeech" / subset).rglob("*"))
+                if p.is_file()
+            }
+        )
+        for subset in files.RAW_COUNTS
+    }
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("librispeech")
-    kept = _write_tree(root / "raw")
-    counts = prepare(
-        root / "raw", root / "data", vocab_size=28, expected_raw=dict.fromkeys(files.RAW_COUNTS, 6)
-    )
-    return root, {"kept": kept, "counts": counts}
+    kept = _write_tree(root / "src")
+    tarballs = _subset_tarballs(root / "src")
+    sha256 = {
+        name.removesuffix(".tar.gz"): hashlib.sha256(b).hexdigest() for name, b in tarballs.items()
+    }
+    lines: list[str] = []
+    with serve_files(tarballs) as server:
+        counts = prepare(
+            root / "raw",
+            root / "data",
+            vocab_size=28,
+            expected_raw=dict.fromkeys(files.RAW_COUNTS, 6),
+            download=Download(server.url, sha256),
+            echo=lines.append,
+        )
+    return root, {"kept": kept, "counts": counts, "requests": server.requests, "lines": lines}
+
+
+def test_prepare_downloads_and_extracts_each_subset_once(prepared: tuple[Path, dict]) -> None:
+    root, info = prepared
+    assert sorted(info["requests"]) == sorted((f"{s}.tar.gz", None, 200) for s in files.RAW_COUNTS)
+    for subset in files.RAW_COUNTS:
+        source = sorted(
+            p.relative_to(root / "src") for p in (root / "src").rglob(f"*/{subset}/**/*")
+        )
+        extracted = sorted(
+            p.relative_to(root / "raw") for p in (root / "raw").rglob(f"*/{subset}/**/*")
+        )
+        assert extracted == source
+        assert len([p for p in source if p.suffix == ".flac"]) == 6
+        assert f"{subset}.tar.gz: extracting" in info["lines"]
+    assert not list((root / "raw").glob(".*.extracting"))  # staging folders are gone
 
 
 def test_prepare_filters_and_counts_every_subset(prepared: tuple[Path, dict]) -> None:
@@ -157,3 +219,29 @@ def test_prepare_checks_raw_counts_and_the_workload_reads_the_data(
     )
     assert workload.dataset(str(root / "data")).num_examples("test") == 4  # type: ignore[attr-defined]
     assert workload.detokenizer()([0, 2]) == ""  # type: ignore[attr-defined]
+
+
+def test_an_unsafe_or_damaged_tarball_is_refused_and_nothing_is_half_extracted(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    unsafe = raw / "dev-clean.tar.gz"
+    unsafe.write_bytes(_tarball({"LibriSpeech/dev-clean/1/2/a.txt": b"a", "../escape.txt": b"x"}))
+    with pytest.raises(LibriSpeechPrepareError, match=f"{unsafe}: cannot extract it"):
+        extract(unsafe, raw, "dev-clean", lambda _: None)
+    assert not (tmp_path / "escape.txt").exists()
+    truncated = raw / "dev-other.tar.gz"
+    whole = _tarball({f"LibriSpeech/dev-other/1/2/{i}.txt": bytes(1000) for i in range(50)})
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(LibriSpeechPrepareError, match="if the file is damaged, delete it"):
+        extract(truncated, raw, "dev-other", lambda _: None)
+    other = raw / "test-clean.tar.gz"
+    other.write_bytes(_tarball({"LibriSpeech/dev-clean/1/2/a.txt": b"a"}))
+    with pytest.raises(LibriSpeechPrepareError, match="holds no LibriSpeech/test-clean/"):
+        extract(other, raw, "test-clean", lambda _: None)
+    assert sorted(p.name for p in raw.iterdir()) == [
+        "dev-clean.tar.gz",
+        "dev-other.tar.gz",
+        "test-clean.tar.gz",
+    ]

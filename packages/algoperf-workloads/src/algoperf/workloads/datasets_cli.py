@@ -14,8 +14,10 @@ downloaded by hand; FineWeb-Edu by `algoperf.workloads.finewebedu_lm.prepare` (t
 `finewebedu` extra: Hugging Face `datasets` and tiktoken), which resumes after its last shard.
 fastMRI's files are behind a licence form: `prepare fastmri --manual-dir M` extracts the
 downloaded tarballs found in M (`algoperf.workloads.fastmri.prepare`).
-LibriSpeech by `algoperf.workloads.librispeech.prepare`, from the openslr tarballs placed in
-`--temp-dir` (default `DATA_DIR/downloads/librispeech`).
+LibriSpeech by `algoperf.workloads.librispeech.prepare`, which downloads the openslr tarballs
+(or those of `--mirror`) into `--temp-dir` (default `DATA_DIR/downloads/librispeech`),
+resuming a partial download and checking each against its published SHA-256; tarballs or
+extracted subsets already there are used as they are.
 
 This is the only module of the package that parses arguments.
 """
@@ -306,30 +308,20 @@ def prepare_fastmri(data_dir: Path, manual_dir: Path | None, echo: Echo) -> int:
 
 
 def librispeech_raw_dir(data_dir: Path, temp_dir: Path | None) -> Path:
-    """Where `prepare librispeech` looks for the openslr tarballs or their extracted tree."""
+    """Where `prepare librispeech` downloads the openslr tarballs and extracts them."""
     return temp_dir if temp_dir is not None else data_dir / "downloads" / LIBRISPEECH
 
 
-def prepare_librispeech(data_dir: Path, temp_dir: Path | None, echo: Echo) -> int:
-    """Run LibriSpeech's `prepare` on the raw subsets; ManualStepRequired when they are absent."""
-    from algoperf.workloads.librispeech import files as speech_files
-
-    raw = librispeech_raw_dir(data_dir, temp_dir)
-    missing = [
-        s
-        for s in speech_files.RAW_COUNTS
-        if not (raw / "LibriSpeech" / s).is_dir() and not (raw / f"{s}.tar.gz").exists()
-    ]
-    if missing:
-        urls = " ".join(f"https://www.openslr.org/resources/12/{s}.tar.gz" for s in missing)
-        raise ManualStepRequired(
-            f"{LIBRISPEECH}: download {urls} into {raw} (or extract them there), then run "
-            f"this command again"
-        )
+def prepare_librispeech(
+    data_dir: Path, temp_dir: Path | None, echo: Echo, mirror: str | None = None
+) -> int:
+    """Download (from openslr, or `mirror`), extract and prepare LibriSpeech's six subsets."""
     try:
         from algoperf.workloads.librispeech import prepare as speech_prepare
 
-        counts = speech_prepare.prepare(raw, data_dir)
+        download = speech_prepare.Download(mirror or speech_prepare.OPENSLR)
+        raw = librispeech_raw_dir(data_dir, temp_dir)
+        counts = speech_prepare.prepare(raw, data_dir, download=download, echo=echo)
     except ModuleNotFoundError as error:
         raise MissingExtraError(
             f"{LIBRISPEECH}: preparing it needs {error.name}, which is not installed; "
@@ -359,8 +351,11 @@ def prepare(
     echo: Echo = print,
     builder_factory: BuilderFactory = tfds_builder,
     manual_dir: Path | None = None,
+    mirror: str | None = None,
 ) -> int:
     """Prepare and verify dataset `name` (one of `NAMES`); returns the exit code.
+
+    `mirror` replaces openslr's URL for LibriSpeech's tarballs.
 
     Raises:
         ManualStepRequired: when Criteo's, ImageNet's or fastMRI's files must be downloaded by
@@ -376,7 +371,7 @@ def prepare(
     if name == FASTMRI:
         return prepare_fastmri(data_dir, manual_dir, echo)
     if name == LIBRISPEECH:
-        return prepare_librispeech(data_dir, temp_dir, echo)
+        return prepare_librispeech(data_dir, temp_dir, echo, mirror)
     try:
         return prepare_tfds(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
     except _tfds.TfdsNotInstalledError as error:
@@ -474,13 +469,22 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument("name", help=f"one of: {', '.join(NAMES)}, or all")
     prep.add_argument("--data-dir", type=Path, required=True, help="where the datasets live")
     prep.add_argument(
-        "--temp-dir", type=Path, help="where TFDS keeps downloads (default: DATA_DIR/downloads)"
+        "--temp-dir",
+        type=Path,
+        help="where TFDS keeps downloads (default: DATA_DIR/downloads); LibriSpeech's "
+        "tarballs and their extraction (default: DATA_DIR/downloads/librispeech)",
     )
     prep.add_argument(
         "--manual-dir",
         type=Path,
         help="where the files downloaded by hand are (ImageNet's tars, default TEMP_DIR/manual; "
         "fastMRI's tarballs, default DATA_DIR)",
+    )
+    prep.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="where LibriSpeech's <subset>.tar.gz files are downloaded from (default: "
+        "https://www.openslr.org/resources/12/; any openslr mirror of resource 12)",
     )
     for command in ("status", "list"):
         show = commands.add_parser(command, help="show each dataset's state under the data dir")
@@ -511,7 +515,9 @@ def cli(
     code = OK
     for name in names:
         try:
-            result = prepare(name, data_dir, temp_dir, echo, builder_factory, manual_dir)
+            result = prepare(
+                name, data_dir, temp_dir, echo, builder_factory, manual_dir, args.mirror
+            )
         except (ManualStepRequired, MissingExtraError) as error:
             print(str(error), file=sys.stderr)
             result = NEEDS_USER

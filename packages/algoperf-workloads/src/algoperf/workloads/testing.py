@@ -1,4 +1,6 @@
-"""Test helpers shared by the packages' tests: fp32 comparisons and subprocess teardown.
+"""Test helpers shared by the packages' tests: fp32 comparisons, subprocess teardown, a server.
+
+`serve_files` is a local HTTP file server, so downloads are tested without the network.
 
 Two runs of the same fp32 computation on different device counts, or in JAX and in PyTorch,
 differ by rounding only: each sum adds its terms in another order. `assert_fp32_close` bounds
@@ -9,11 +11,15 @@ an elementwise `rtol`/`atol` picked by hand (which an element near zero breaks).
 from __future__ import annotations
 
 import contextlib
+import http.server
 import math
 import os
+import re
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -139,3 +145,72 @@ def run_checked(
         rc = process.wait(timeout=timeout_s)
     if rc != 0:
         raise subprocess.CalledProcessError(rc, list(cmd))
+
+
+@dataclass
+class FileServer:
+    """What `serve_files` serves, how, and the requests it saw."""
+
+    files: dict[str, bytes]
+    """Body of each path (without the leading slash)."""
+    ranges: bool = True
+    """Answer `Range: bytes=N-` with 206 and the rest; False: ignore it (200, whole file)."""
+    drop_after: int | None = None
+    """The next response announces its full length but closes after this many bytes, once."""
+    url: str = ""
+    requests: list[tuple[str, str | None, int]] = field(default_factory=list)
+    """(path, Range header, status) of each request, in order."""
+
+
+def _handler(server: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path, header = self.path.lstrip("/"), self.headers.get("Range")
+            body = server.files.get(path)
+            if body is None:
+                server.requests.append((path, header, 404))
+                self.send_error(404)
+                return
+            match = re.fullmatch(r"bytes=(\d+)-", header or "") if server.ranges else None
+            start = int(match[1]) if match else 0
+            status = 206 if match else 200
+            if start >= len(body) and match:
+                status = 416
+            server.requests.append((path, header, status))
+            if status == 416:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(status)
+            if match:
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            rest = body[start:]
+            if server.drop_after is not None:
+                rest, server.drop_after = rest[: server.drop_after], None
+                self.close_connection = True
+            self.wfile.write(rest)
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args  # quiet: the requests are recorded instead
+
+    return Handler
+
+
+@contextlib.contextmanager
+def serve_files(files: dict[str, bytes], *, ranges: bool = True) -> Iterator[FileServer]:
+    """A `FileServer` answering on 127.0.0.1 (its `url`) from a thread, until the block ends."""
+    state = FileServer(dict(files), ranges)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

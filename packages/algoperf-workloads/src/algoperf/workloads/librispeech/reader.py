@@ -101,7 +101,7 @@ class LibriSpeechDataset:
             raise DatasetNotPreparedError(
                 f"LibriSpeech is not prepared under {self.data_dir} (missing: "
                 f"{', '.join(missing) or files.COUNTS}); run "
-                "`python -m algoperf.workloads.librispeech.prepare RAW_DIR DATA_DIR`"
+                f"`algoperf-datasets prepare librispeech --data-dir {self.data_dir}`"
             )
 
     def _counts(self) -> dict[str, dict[str, int]]:
