@@ -18,6 +18,7 @@ from algoperf.workloads.cifar.param_map import PARAM_MAPS as CIFAR_MAPS
 from algoperf.workloads.criteo1tb.param_map import PARAM_MAPS as CRITEO_MAPS
 from algoperf.workloads.digits.param_map import PARAM_MAPS as DIGITS_MAPS
 from algoperf.workloads.fastmri import param_map as fastmri_map
+from algoperf.workloads.finewebedu_lm import param_map as lm_map
 from algoperf.workloads.imagenet_resnet import param_map as resnet_map
 from algoperf.workloads.imagenet_vit import param_map as vit_map
 from algoperf.workloads.librispeech import param_map as speech_map
@@ -46,12 +47,16 @@ REDUCTION = {
     "imagenet_vit": 16 * 2 * 2 * 4,  # batch x tokens (x 4: mixup's two examples per row)
     "fastmri": 16 * 9 * 9,  # batch x pixels under the first conv
     "librispeech_conformer": 8 * 24 * 40,  # batch x positions of the first subsampling conv
+    # The attention scale's gradient sums over batch x heads x query-key pairs (the eval sums
+    # 16 x 16 token losses a batch, the other gradients 8 x 16 positions).
+    "finewebedu_lm": 8 * 2 * 16 * 16,
 }
 REDUCED_TABLES = {
     "imagenet_resnet": resnet_map.tables,
     "imagenet_vit": vit_map.tables,
     "fastmri": fastmri_map.tables,
     "librispeech_conformer": speech_map.tables,
+    "finewebedu_lm": lm_map.tables,
 }
 """Cases at a reduced model size: the parameter table of their `model_config`."""
 # Registered workloads left out, and why: each would cost a compilation per device count
@@ -64,9 +69,6 @@ NOT_CASES = {
     "criteo1tb_layernorm": "a 2 GB embedding table; layer norm is per example",
     "criteo1tb_embed_init": "a 2 GB embedding table; differs from criteo1tb in init only",
     "criteo1tb_resnet": "a 2 GB embedding table; residual MLPs are per example",
-    "finewebedu_lm": "CI time: batches come from the shared streaming layer these cases check, "
-    "and its loss is a masked per-token sum; a reduced LM case would add a compilation per "
-    "device count (not done yet)",
     # test_wmt checks that every process packs the same rows and builds its share of them.
     "wmt": "not yet: a reduced-width case would add ~30 s of subprocess compiles to CI",
     "wmt_post_ln": "wmt's data, batching and metrics; only the LayerNorm placement differs",
