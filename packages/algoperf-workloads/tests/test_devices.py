@@ -18,6 +18,7 @@ from algoperf.workloads.cifar.param_map import PARAM_MAPS as CIFAR_MAPS
 from algoperf.workloads.criteo1tb.param_map import PARAM_MAPS as CRITEO_MAPS
 from algoperf.workloads.digits.param_map import PARAM_MAPS as DIGITS_MAPS
 from algoperf.workloads.fastmri import param_map as fastmri_map
+from algoperf.workloads.finewebedu_lm import param_map as lm_map
 from algoperf.workloads.imagenet_resnet import param_map as resnet_map
 from algoperf.workloads.imagenet_vit import param_map as vit_map
 from algoperf.workloads.librispeech import param_map as speech_map
@@ -50,6 +51,9 @@ REDUCTION = {
     # The shared embedding's gradient sums one term per target position through the logits,
     # and one per position of the encoder's and of the decoder's input lookups.
     "wmt": 3 * 8 * 16,  # 3 x batch x positions
+    # The attention scale's gradient sums over batch x heads x query-key pairs (the eval sums
+    # 16 x 16 token losses a batch, the other gradients 8 x 16 positions).
+    "finewebedu_lm": 8 * 2 * 16 * 16,
 }
 REDUCED_TABLES = {
     "imagenet_resnet": resnet_map.tables,
@@ -57,6 +61,7 @@ REDUCED_TABLES = {
     "fastmri": fastmri_map.tables,
     "librispeech_conformer": speech_map.tables,
     "wmt": wmt_map.tables,
+    "finewebedu_lm": lm_map.tables,
 }
 """Cases at a reduced model size: the parameter table of their `model_config`."""
 # Registered workloads left out, and why: each would cost a compilation per device count
@@ -69,9 +74,6 @@ NOT_CASES = {
     "criteo1tb_layernorm": "a 2 GB embedding table; layer norm is per example",
     "criteo1tb_embed_init": "a 2 GB embedding table; differs from criteo1tb in init only",
     "criteo1tb_resnet": "a 2 GB embedding table; residual MLPs are per example",
-    "finewebedu_lm": "CI time: batches come from the shared streaming layer these cases check, "
-    "and its loss is a masked per-token sum; a reduced LM case would add a compilation per "
-    "device count (not done yet)",
     "wmt_post_ln": "wmt's data, batching and metrics; only the LayerNorm placement differs",
     "wmt_attention_temp": "wmt's data, batching and metrics; only the query scale differs",
     "wmt_glu_tanh": "wmt's data, batching and metrics; only the MLP differs",

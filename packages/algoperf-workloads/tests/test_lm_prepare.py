@@ -18,7 +18,20 @@ tiktoken = pytest.importorskip("tiktoken")
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 """GPT-2's pre-tokenisation regex (tiktoken's `gpt2` pat_str)."""
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "far", "away", "and", "then"]
-VALIDATION_TOKENS, SHARD_TOKENS, SEQ_LEN = 50, 64, 16
+EOT = "<|endoftext|>"
+SEQ_LEN, SHARD_TOKENS = 16, 64
+# The reference's chunking at toy size: rows of 97 tokens from batches of 16 documents in 3
+# contiguous parts of the 200 documents (67, 67, 66), the first 3 rows for validation. Full
+# batches hold ~300-390 tokens (the tiny BPE's ~20 a document), so each drops its last
+# tokens mod 97; each part's last batch (3 or 2 documents, 59-71 tokens) is kept whole as one
+# short row.
+ROW_TOKENS, MAP_BATCH, MAP_PROCESSES, VALIDATION_ROWS = 97, 16, 3, 3
+CHUNKING = {
+    "row_tokens": ROW_TOKENS,
+    "map_batch": MAP_BATCH,
+    "map_processes": MAP_PROCESSES,
+    "validation_rows": VALIDATION_ROWS,
+}
 
 
 def tiny_bpe() -> tiktoken.Encoding:
@@ -27,29 +40,49 @@ def tiny_bpe() -> tiktoken.Encoding:
     for merge in (b"th", b"the", b" c", b" the", b"at", b" s", b"an", b"and"):
         ranks[merge] = len(ranks)
     return tiktoken.Encoding(
-        "tiny", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 264}
+        "tiny", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={EOT: 264}
     )
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """40 documents (two empty) saved with `datasets`, as a local copy of the Hub dataset."""
+    """200 documents (two empty, one holding the literal <|endoftext|>) saved with
+    `datasets`, as a local copy of the Hub dataset."""
     rng = np.random.default_rng(0)
-    texts = [" ".join(rng.choice(WORDS, rng.integers(3, 12))) + "." for _ in range(40)]
+    texts = [" ".join(rng.choice(WORDS, rng.integers(3, 12))) + "." for _ in range(200)]
     texts[5] = texts[17] = ""
+    texts[9] = f"the cat{EOT} sat."
     path = tmp_path_factory.mktemp("corpus") / "fineweb"
-    datasets.Dataset.from_dict({"text": texts, "id": [str(i) for i in range(40)]}).save_to_disk(
-        str(path)
-    )
+    ids = [str(i) for i in range(len(texts))]
+    datasets.Dataset.from_dict({"text": texts, "id": ids}).save_to_disk(str(path))
     return path, texts
 
 
-def expected_stream(texts: list[str], encoder: tiktoken.Encoding) -> np.ndarray:
-    """The reference's order: documents shuffled with seed 1996, each + <|endoftext|>."""
+def reference_splits(texts: list[str], encoder: tiktoken.Encoding) -> dict[str, np.ndarray]:
+    """Each split's windows, (n, SEQ_LEN + 1), by the reference's steps written out plainly.
+
+    Its `dataset_setup.py`: shuffle with seed 1996; tokenise text + "<|endoftext|>" (non-empty
+    texts); `Dataset.map(concat_chunck, batched=True, batch_size, num_proc)` (here `datasets`
+    itself does the batching); the leading rows are validation. Its input pipeline: flatten a
+    split's rows, non-overlapping windows, remainder dropped.
+    """
     order = datasets.Dataset.from_dict({"text": texts}).shuffle(seed=1996)["text"]
-    return np.concatenate(
-        [[*encoder.encode_ordinary(t), encoder.eot_token] for t in order if t]
-    ).astype(np.uint16)
+    ids = [encoder.encode(t + EOT, allowed_special={EOT}) if t else [] for t in order]
+
+    def concat_chunk(batch: dict[str, list[list[int]]]) -> dict[str, list[list[int]]]:
+        flat = [token for doc in batch["input_ids"] for token in doc]
+        kept = len(flat) if len(flat) < ROW_TOKENS else len(flat) // ROW_TOKENS * ROW_TOKENS
+        return {"input_ids": [flat[i : i + ROW_TOKENS] for i in range(0, kept, ROW_TOKENS)]}
+
+    rows = datasets.Dataset.from_dict({"input_ids": ids}).map(
+        concat_chunk, batched=True, batch_size=MAP_BATCH, num_proc=MAP_PROCESSES
+    )["input_ids"]
+    out = {}
+    for split, part in (("validation", rows[:VALIDATION_ROWS]), ("train", rows[VALIDATION_ROWS:])):
+        flat = np.array([token for row in part for token in row], np.uint16)
+        n = len(flat) // (SEQ_LEN + 1)
+        out[split] = flat[: n * (SEQ_LEN + 1)].reshape(n, SEQ_LEN + 1)
+    return out
 
 
 def _prepare(data_dir: Path, source: Path, **options) -> bool:
@@ -58,9 +91,9 @@ def _prepare(data_dir: Path, source: Path, **options) -> bool:
         lambda _: None,
         source=source,
         encoder=tiny_bpe(),
-        validation_tokens=VALIDATION_TOKENS,
         shard_tokens=SHARD_TOKENS,
         window=SEQ_LEN + 1,
+        **CHUNKING,
         **options,
     )
 
@@ -71,35 +104,57 @@ def _split_tokens(folder: Path, split: str) -> np.ndarray:
     return np.concatenate(shards)
 
 
-def test_prepare_splits_the_shuffled_token_stream_as_the_reference(corpus, tmp_path) -> None:
+def test_map_batches_are_those_datasets_map_passes() -> None:
+    """The batch ranges equal what `Dataset.map(batched=True, num_proc=...)` hands over."""
+    for n, batch, processes in ((200, 16, 3), (10, 4, 8), (5, 2, 8), (1_030, 1_024, 1)):
+        indices = datasets.Dataset.from_dict({"i": list(range(n))})
+        seen = indices.map(
+            lambda b: {"lo": [b["i"][0]], "hi": [b["i"][-1] + 1]},
+            batched=True,
+            batch_size=batch,
+            num_proc=processes if processes > 1 else None,
+            remove_columns=["i"],
+        )
+        want = list(zip(seen["lo"], seen["hi"], strict=True))
+        assert list(lm_prepare.map_batches(n, batch, processes)) == want, (n, batch, processes)
+
+
+def test_prepare_gives_the_references_windows(corpus, tmp_path) -> None:
     source, texts = corpus
     encoder = tiny_bpe()
     assert encoder.encode_ordinary("the cat and") == [257, 258, 260, 32, 263]  # merges apply
     assert _prepare(tmp_path, source)
     folder = tmp_path / data.DATASET_DIR
-    stream = expected_stream(texts, encoder)
-    np.testing.assert_array_equal(_split_tokens(folder, "validation"), stream[:VALIDATION_TOKENS])
-    np.testing.assert_array_equal(_split_tokens(folder, "train"), stream[VALIDATION_TOKENS:])
+    want = reference_splits(texts, encoder)
     index = json.loads((folder / data.INDEX_FILE).read_text())
     assert index["complete"]
-    assert index["splits"]["train"]["windows"] == (len(stream) - VALIDATION_TOKENS) // (SEQ_LEN + 1)
+    for split in data.SPLITS:
+        windows = data.TokenWindows([folder / s["file"] for s in index["splits"][split]["shards"]],
+                                    SEQ_LEN + 1)  # fmt: skip
+        assert index["splits"][split]["windows"] == len(windows) == len(want[split]) > 0
+        np.testing.assert_array_equal(windows.read(np.arange(len(windows))), want[split])
+    assert index["splits"]["validation"]["rows"] == VALIDATION_ROWS
     assert len(index["splits"]["train"]["shards"]) > 1  # several shards, read as one stream
+    # Dropping at batch edges happened: fewer tokens than the plain concatenation.
+    kept = sum(index["splits"][s]["tokens"] for s in data.SPLITS)
+    assert kept < sum(len(encoder.encode(t + EOT, allowed_special={EOT})) for t in texts if t)
     assert datasets_cli.status_line("finewebedu", tmp_path).startswith("finewebedu: ok (")
 
     # The workload reads the prepared windows (PyTorch: no compilation needed to read data).
     model_config = {"vocab_size": 265, "seq_len": SEQ_LEN, "model_dim": 8, "num_heads": 1}
     workload = get_workload("finewebedu_lm", "pytorch", model_config=model_config)
-    windows = stream[VALIDATION_TOKENS:].astype(np.int32)
     batch = next(workload.numpy_batches(0, "train", str(tmp_path), 4))  # type: ignore[attr-defined]
-    starts = {int(np.flatnonzero(np.all(
-        np.lib.stride_tricks.sliding_window_view(windows, SEQ_LEN)[:: SEQ_LEN + 1] == row, axis=1
-    ))[0]) for row in batch["inputs"]}  # fmt: skip
+    starts = {
+        int(np.flatnonzero(np.all(want["train"][:, :SEQ_LEN] == row, axis=1))[0])
+        for row in batch["inputs"]
+    }
     assert len(starts) == 4  # four distinct whole windows
     np.testing.assert_array_equal(batch["targets"][:, :-1], batch["inputs"][:, 1:])
-    (val,) = workload.numpy_batches(0, "validation", str(tmp_path), 4)  # type: ignore[attr-defined]
-    np.testing.assert_array_equal(val["inputs"][0], stream[:SEQ_LEN])
-    np.testing.assert_array_equal(val["weights"][:, 0], [1, 1, 0, 0])  # 50 tokens: 2 windows
-    assert workload.eval_size("validation", 100_000, str(tmp_path)) == 2  # type: ignore[attr-defined]
+    n_val = len(want["validation"])
+    (val,) = workload.numpy_batches(0, "validation", str(tmp_path), n_val + 1)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(val["inputs"][:n_val], want["validation"][:, :SEQ_LEN])
+    np.testing.assert_array_equal(val["weights"][:, 0], [1] * n_val + [0])
+    assert workload.eval_size("validation", 100_000, str(tmp_path)) == n_val  # type: ignore[attr-defined]
 
 
 def test_an_interrupted_prepare_resumes_to_the_same_shards(corpus, tmp_path) -> None:
@@ -110,8 +165,8 @@ def test_an_interrupted_prepare_resumes_to_the_same_shards(corpus, tmp_path) -> 
         resumed / data.DATASET_DIR,
         lm_prepare.hf_documents(source=source),
         tiny_bpe(),
-        validation_tokens=VALIDATION_TOKENS,
         shard_tokens=SHARD_TOKENS,
+        **CHUNKING,
         window=SEQ_LEN + 1,
         stop_after_shards=2,
     )
@@ -188,6 +243,7 @@ def test_tiktoken_gives_the_hugging_face_tokenizers_ids() -> None:
     sample = [
         " ".join(rng.choice([*WORDS, "The", "théâtre", "don't", "42", "  "], 12)) for _ in range(20)
     ]
+    sample.append(f"the cat{EOT} sat")  # the literal string is the special token, mid-text too
     for text in sample:
-        ids = hf.encode(text + "<|endoftext|>").ids
-        assert ids == [*encoder.encode_ordinary(text), encoder.eot_token], text
+        ids = hf.encode(text + EOT).ids
+        assert ids == [*encoder.encode(text, allowed_special={EOT}), encoder.eot_token], text

@@ -214,7 +214,11 @@ FINEWEBEDU_LM = _base(
     test_target=None,
     budgets={"v0.6": Budget(max_runtime_sec=31_967, step_hint=72_000)},
     eval_period_sec=2_571,
-    num_train_examples=8_749_870,  # sequences of 1,024 tokens (1,025-token windows)
+    # The reference's count of 1,025-token windows. Its stored dataset_setup.py chunks rows
+    # of 2,049 tokens, and R such rows give floor(R * 2,049 / 1,025) windows, which skips
+    # 8,749,870 (R = 4,377,070 gives ...869, R + 1 ...871): the count likely comes from a
+    # preparation with 1,025-token rows (seq_len 1,024). `prepare` reports the actual count.
+    num_train_examples=8_749_870,
     num_eval_train_examples=10_000,
     # The reference's count; its validation split holds ~9,757 windows, which its eval
     # iterator cycles through to reach 100,000 (same mean): we evaluate each window once.
