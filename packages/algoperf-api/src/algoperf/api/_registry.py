@@ -220,8 +220,9 @@ FINEWEBEDU_LM = _base(
     # preparation with 1,025-token rows (seq_len 1,024). `prepare` reports the actual count.
     num_train_examples=8_749_870,
     num_eval_train_examples=10_000,
-    # The reference's count; its validation split holds ~9,757 windows, which its eval
-    # iterator cycles through to reach 100,000 (same mean): we evaluate each window once.
+    # The reference's count; its validation split holds 9,757 windows, which its eval
+    # iterator cycles through to reach 100,000 (10 passes and its first batch again, which
+    # moves the mean by 256 / 97,826 of that batch's difference): we evaluate each once.
     num_validation_examples=100_000,
     num_test_examples=None,
     eval_batch_size=256,

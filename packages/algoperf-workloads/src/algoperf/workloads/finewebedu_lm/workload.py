@@ -56,8 +56,10 @@ class LMBase(NumpyDataWorkload):
         """Windows of `split` to evaluate.
 
         The reference counts 100,000 validation sequences, but its validation split holds
-        about 9,757 windows, which its eval iterator cycles through (`take(n).repeat()`); the
-        mean over the cycles is that of one pass, so the validation split is read once.
+        9,757 windows (39 batches of 256, the last padded), which its eval iterator cycles
+        through (`take(n).repeat()`): 391 batches are 10 passes plus the first batch again.
+        Its mean is one pass's moved by 256 / 97,826 of the gap between the first batch's
+        mean token loss and the split's (under 0.3 %), so the split is read once.
         """
         if split == "validation" and not self.synthetic:
             return min(num_examples, self.dataset(data_dir).num_examples(split))
