@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from algoperf.workloads import datasets_cli, get_workload
 from algoperf.workloads.finewebedu_lm import data
 from algoperf.workloads.finewebedu_lm import prepare as lm_prepare
+from algoperf.workloads.testing import run_checked
 
 datasets = pytest.importorskip("datasets")
 tiktoken = pytest.importorskip("tiktoken")
@@ -32,6 +34,17 @@ CHUNKING = {
     "map_processes": MAP_PROCESSES,
     "validation_rows": VALIDATION_ROWS,
 }
+
+
+DATASETS_MAP = Path(__file__).parent / "workers" / "datasets_map.py"
+
+
+def datasets_map(tmp_path: Path, jobs: list[dict]) -> list[list]:
+    """The outputs of `Dataset.map` jobs (see workers/datasets_map.py), run in a subprocess."""
+    jobs_file, out_file = tmp_path / "map_jobs.json", tmp_path / "map_out.json"
+    jobs_file.write_text(json.dumps(jobs))
+    run_checked([sys.executable, str(DATASETS_MAP), str(jobs_file), str(out_file)], timeout_s=300)
+    return json.loads(out_file.read_text())
 
 
 def tiny_bpe() -> tiktoken.Encoding:
@@ -58,7 +71,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return path, texts
 
 
-def reference_splits(texts: list[str], encoder: tiktoken.Encoding) -> dict[str, np.ndarray]:
+def reference_splits(
+    texts: list[str], encoder: tiktoken.Encoding, tmp_path: Path
+) -> dict[str, np.ndarray]:
     """Each split's windows, (n, SEQ_LEN + 1), by the reference's steps written out plainly.
 
     Its `dataset_setup.py`: shuffle with seed 1996; tokenise text + "<|endoftext|>" (non-empty
@@ -68,15 +83,8 @@ def reference_splits(texts: list[str], encoder: tiktoken.Encoding) -> dict[str, 
     """
     order = datasets.Dataset.from_dict({"text": texts}).shuffle(seed=1996)["text"]
     ids = [encoder.encode(t + EOT, allowed_special={EOT}) if t else [] for t in order]
-
-    def concat_chunk(batch: dict[str, list[list[int]]]) -> dict[str, list[list[int]]]:
-        flat = [token for doc in batch["input_ids"] for token in doc]
-        kept = len(flat) if len(flat) < ROW_TOKENS else len(flat) // ROW_TOKENS * ROW_TOKENS
-        return {"input_ids": [flat[i : i + ROW_TOKENS] for i in range(0, kept, ROW_TOKENS)]}
-
-    rows = datasets.Dataset.from_dict({"input_ids": ids}).map(
-        concat_chunk, batched=True, batch_size=MAP_BATCH, num_proc=MAP_PROCESSES
-    )["input_ids"]
+    job = {"column": ids, "batch_size": MAP_BATCH, "num_proc": MAP_PROCESSES}
+    (rows,) = datasets_map(tmp_path, [job | {"row_tokens": ROW_TOKENS}])
     out = {}
     for split, part in (("validation", rows[:VALIDATION_ROWS]), ("train", rows[VALIDATION_ROWS:])):
         flat = np.array([token for row in part for token in row], np.uint16)
@@ -104,18 +112,15 @@ def _split_tokens(folder: Path, split: str) -> np.ndarray:
     return np.concatenate(shards)
 
 
-def test_map_batches_are_those_datasets_map_passes() -> None:
+def test_map_batches_are_those_datasets_map_passes(tmp_path) -> None:
     """The batch ranges equal what `Dataset.map(batched=True, num_proc=...)` hands over."""
-    for n, batch, processes in ((200, 16, 3), (10, 4, 8), (5, 2, 8), (1_030, 1_024, 1)):
-        indices = datasets.Dataset.from_dict({"i": list(range(n))})
-        seen = indices.map(
-            lambda b: {"lo": [b["i"][0]], "hi": [b["i"][-1] + 1]},
-            batched=True,
-            batch_size=batch,
-            num_proc=processes if processes > 1 else None,
-            remove_columns=["i"],
-        )
-        want = list(zip(seen["lo"], seen["hi"], strict=True))
+    cases = ((200, 16, 3), (10, 4, 8), (5, 2, 8), (1_030, 1_024, 1))
+    jobs = [
+        {"column": list(range(n)), "batch_size": batch, "num_proc": processes, "row_tokens": None}
+        for n, batch, processes in cases
+    ]
+    for (n, batch, processes), seen in zip(cases, datasets_map(tmp_path, jobs), strict=True):
+        want = [tuple(bounds) for bounds in seen]
         assert list(lm_prepare.map_batches(n, batch, processes)) == want, (n, batch, processes)
 
 
@@ -125,7 +130,7 @@ def test_prepare_gives_the_references_windows(corpus, tmp_path) -> None:
     assert encoder.encode_ordinary("the cat and") == [257, 258, 260, 32, 263]  # merges apply
     assert _prepare(tmp_path, source)
     folder = tmp_path / data.DATASET_DIR
-    want = reference_splits(texts, encoder)
+    want = reference_splits(texts, encoder, tmp_path)
     index = json.loads((folder / data.INDEX_FILE).read_text())
     assert index["complete"]
     for split in data.SPLITS:

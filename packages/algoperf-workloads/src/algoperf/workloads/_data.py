@@ -9,6 +9,7 @@ built by grain pipelines (`_pipeline`).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ import numpy as np
 from algoperf.api import ResumableQueue
 from algoperf.workloads._pipeline import (
     SINGLE_PROCESS,
+    BatchLoader,
     BatchRequest,
     BatchStream,
     NumpyBatch,
@@ -73,8 +75,50 @@ BatchTransform = Callable[[NumpyBatch, BatchRequest], NumpyBatch]
 """Turns gathered arrays into model inputs (normalising, augmenting with the request's keys)."""
 
 
+class StreamedDataset(abc.ABC):
+    """A dataset whose every split is read by one batch loader, through the shared streams.
+
+    A subclass says how many examples a split has and which loader reads it ('eval_train'
+    is the training split, read as eval reads); `train_stream` and `eval_stream` do the rest.
+    """
+
+    @abc.abstractmethod
+    def num_examples(self, split: str) -> int:
+        """Number of examples in `split` ('eval_train' counts the training split)."""
+
+    @abc.abstractmethod
+    def loader(self, split: str) -> BatchLoader:
+        """The loader of `split`'s batches ('train': training, with augmentation)."""
+
+    def train_batches(
+        self,
+        seed: int,
+        global_batch_size: int,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> BatchStream:
+        """Infinite shuffled training batches; a new permutation each epoch."""
+        n = self.num_examples("train")
+        return train_stream(self.loader("train"), n, seed, global_batch_size, share, workers)
+
+    def eval_batches(
+        self,
+        split: str,
+        global_batch_size: int,
+        num_examples: int | None = None,
+        share: ProcessShare = SINGLE_PROCESS,
+        workers: int = 0,
+    ) -> BatchStream:
+        """One ordered pass over the first `num_examples` of `split`, padded to full batches.
+
+        Padding rows have `weights` 0.
+        """
+        total = self.num_examples(split) if num_examples is None else num_examples
+        return eval_stream(self.loader(split), total, global_batch_size, share, workers)
+
+
 @dataclass(frozen=True)
-class ArrayDataset:
+class ArrayDataset(StreamedDataset):
     """In-memory splits ('train', 'validation', 'test') of equal-length numpy arrays.
 
     Batches are gathered in whole (vectorised), then passed through a transform; both run in
@@ -90,36 +134,14 @@ class ArrayDataset:
 
     def num_examples(self, split: str) -> int:
         """Number of examples in `split`."""
-        return len(self.splits[split]["targets"])
+        return len(self.splits["train" if split == "eval_train" else split]["targets"])
 
-    def train_batches(
-        self,
-        seed: int,
-        global_batch_size: int,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """Infinite shuffled training batches; a new permutation each epoch."""
-        load = _ArrayLoader(self.splits["train"], self.train_transform)
-        n = self.num_examples("train")
-        return train_stream(load, n, seed, global_batch_size, share, workers)
-
-    def eval_batches(
-        self,
-        split: str,
-        global_batch_size: int,
-        num_examples: int | None = None,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """One ordered pass over the first `num_examples` of `split`, padded to full batches.
-
-        'eval_train' reads the training split. Padding rows have `weights` 0.
-        """
+    def loader(self, split: str) -> BatchLoader:
+        """Gathers `split`'s arrays, then applies the training or the eval transform."""
+        if split == "train":
+            return _ArrayLoader(self.splits["train"], self.train_transform)
         arrays = self.splits["train" if split == "eval_train" else split]
-        total = len(arrays["targets"]) if num_examples is None else num_examples
-        load = _ArrayLoader(arrays, self.eval_transform)
-        return eval_stream(load, total, global_batch_size, share, workers)
+        return _ArrayLoader(arrays, self.eval_transform)
 
 
 @dataclass(frozen=True)

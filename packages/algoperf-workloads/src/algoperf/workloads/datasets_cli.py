@@ -25,12 +25,13 @@ This is the only module of the package that parses arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import logging
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,18 @@ def _download_config(manual_dir: Path | None = None) -> Any:
     )
 
 
+@contextlib.contextmanager
+def _needs_extra(name: str, install: str) -> Iterator[None]:
+    """A module a dataset's prepare imports and that is missing becomes one clear error."""
+    try:
+        yield
+    except (ModuleNotFoundError, _tfds.TfdsNotInstalledError) as error:
+        module = getattr(error, "name", None) or "tensorflow-datasets"
+        raise MissingExtraError(
+            f"{name}: preparing it needs {module}, which is not installed; install it: {install}"
+        ) from error
+
+
 def prepare_criteo(data_dir: Path, echo: Echo) -> int:
     """Run Criteo 1TB's own `prepare`; ManualStepRequired propagates to the caller."""
     try:
@@ -250,13 +263,8 @@ def prepare_criteo(data_dir: Path, echo: Echo) -> int:
             raise
         echo(f"{CRITEO}: preparing it is not available in this version of algoperf-workloads")
         return FAILED
-    try:
+    with _needs_extra(CRITEO, "pip install 'algoperf-workloads[criteo]'"):
         module.prepare(data_dir, echo)
-    except ModuleNotFoundError as error:
-        raise MissingExtraError(
-            f"{CRITEO}: preparing it needs {error.name}, which is not installed; "
-            "install it: pip install 'algoperf-workloads[criteo]'"
-        ) from error
     return OK
 
 
@@ -266,13 +274,8 @@ def prepare_finewebedu(
     """Run FineWeb-Edu's `prepare` (download, tokenise, shard, verify)."""
     from algoperf.workloads.finewebedu_lm import prepare as lm_prepare
 
-    try:
+    with _needs_extra(FINEWEBEDU, FINEWEBEDU_EXTRA):
         ok = lm_prepare.prepare(data_dir, echo, source=source, temp_dir=temp_dir)
-    except ModuleNotFoundError as error:
-        raise MissingExtraError(
-            f"{FINEWEBEDU}: preparing it needs {error.name}, which is not installed; "
-            f"install it: {FINEWEBEDU_EXTRA}"
-        ) from error
     return OK if ok else FAILED
 
 
@@ -282,14 +285,8 @@ def prepare_wmt(
     """Run wmt's own `prepare` (TFDS builds, SentencePiece training, tokenisation)."""
     from algoperf.workloads.wmt import prepare as wmt_prepare
 
-    try:
+    with _needs_extra(WMT, "pip install 'algoperf-workloads[prepare,wmt]'"):
         ok = wmt_prepare.prepare(data_dir, echo, builder_factory, temp_dir)
-    except (ModuleNotFoundError, _tfds.TfdsNotInstalledError) as error:
-        raise MissingExtraError(
-            f"{WMT}: preparing it needs {getattr(error, 'name', None) or 'tensorflow-datasets'}, "
-            "which is not installed; install it: "
-            "pip install 'algoperf-workloads[prepare,wmt]'"
-        ) from error
     return OK if ok else FAILED
 
 
@@ -297,13 +294,8 @@ def prepare_fastmri(data_dir: Path, manual_dir: Path | None, echo: Echo) -> int:
     """Extract and verify fastMRI; ManualStepRequired propagates to the caller."""
     from algoperf.workloads.fastmri import prepare as fastmri_prepare
 
-    try:
+    with _needs_extra(FASTMRI, "pip install 'algoperf-workloads[fastmri]'"):
         fastmri_prepare.prepare(data_dir, manual_dir, echo)
-    except ModuleNotFoundError as error:
-        raise MissingExtraError(
-            f"{FASTMRI}: preparing it needs {error.name}, which is not installed; "
-            "install it: pip install 'algoperf-workloads[fastmri]'"
-        ) from error
     return OK
 
 
@@ -316,17 +308,12 @@ def prepare_librispeech(
     data_dir: Path, temp_dir: Path | None, echo: Echo, mirror: str | None = None
 ) -> int:
     """Download (from openslr, or `mirror`), extract and prepare LibriSpeech's six subsets."""
-    try:
+    with _needs_extra(LIBRISPEECH, LIBRISPEECH_EXTRA):
         from algoperf.workloads.librispeech import prepare as speech_prepare
 
         download = speech_prepare.Download(mirror or speech_prepare.OPENSLR)
         raw = librispeech_raw_dir(data_dir, temp_dir)
         counts = speech_prepare.prepare(raw, data_dir, download=download, echo=echo)
-    except ModuleNotFoundError as error:
-        raise MissingExtraError(
-            f"{LIBRISPEECH}: preparing it needs {error.name}, which is not installed; "
-            f"install it: {LIBRISPEECH_EXTRA}"
-        ) from error
     for subset, count in counts.items():
         echo(f"{LIBRISPEECH} {subset}: {count['kept']:,} of {count['raw']:,} utterances kept")
     return OK

@@ -25,16 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from algoperf.workloads._data import ArrayDataset
+from algoperf.workloads._data import ArrayDataset, StreamedDataset
 from algoperf.workloads._pipeline import (
-    SINGLE_PROCESS,
     BatchRequest,
-    BatchStream,
     NumpyBatch,
-    ProcessShare,
-    eval_stream,
     example_keys,
-    train_stream,
 )
 from algoperf.workloads.fastmri.config import IMAGE_SIZE
 
@@ -243,7 +238,7 @@ class _SliceLoader:
         return batch
 
 
-class FastMRIDataset:
+class FastMRIDataset(StreamedDataset):
     """The knee single-coil splits under `data_dir`, read slice by slice with h5py."""
 
     def __init__(self, data_dir: str) -> None:
@@ -261,28 +256,6 @@ class FastMRIDataset:
         """Slices in `split`."""
         return self.index(split).num_examples
 
-    def train_batches(
-        self,
-        seed: int,
-        global_batch_size: int,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """Infinite shuffled training batches with per-example random masks."""
-        index = self.index("train")
-        load = _SliceLoader(index, random_masks=True)
-        return train_stream(load, index.num_examples, seed, global_batch_size, share, workers)
-
-    def eval_batches(
-        self,
-        split: str,
-        global_batch_size: int,
-        num_examples: int | None = None,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """One ordered pass over `split` with the fixed eval mask, padded with weight 0."""
-        index = self.index(split)
-        total = index.num_examples if num_examples is None else num_examples
-        load = _SliceLoader(index, random_masks=split == "eval_train")
-        return eval_stream(load, total, global_batch_size, share, workers)
+    def loader(self, split: str) -> _SliceLoader:
+        """Slices with random masks for training and 'eval_train', the fixed mask otherwise."""
+        return _SliceLoader(self.index(split), random_masks=split in ("train", "eval_train"))

@@ -21,14 +21,10 @@ from typing import Any
 import numpy as np
 
 from algoperf.api import AlgoPerfError
+from algoperf.workloads._data import StreamedDataset
 from algoperf.workloads._pipeline import (
-    SINGLE_PROCESS,
     BatchRequest,
-    BatchStream,
     NumpyBatch,
-    ProcessShare,
-    eval_stream,
-    train_stream,
 )
 
 DATASET_DIR = "finewebedu"
@@ -125,7 +121,7 @@ class _WindowLoader:
 
 
 @dataclass(frozen=True)
-class TokenDataset:
+class TokenDataset(StreamedDataset):
     """The 'train' and 'validation' splits as token windows (see the module docstring)."""
 
     splits: Mapping[str, TokenWindows]
@@ -134,30 +130,9 @@ class TokenDataset:
         """Windows in `split` ('eval_train' reads 'train')."""
         return len(self.splits["train" if split == "eval_train" else split])
 
-    def train_batches(
-        self,
-        seed: int,
-        global_batch_size: int,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """Infinite shuffled training windows; a new permutation each epoch."""
-        windows = self.splits["train"]
-        load = _WindowLoader(windows)
-        return train_stream(load, len(windows), seed, global_batch_size, share, workers)
-
-    def eval_batches(
-        self,
-        split: str,
-        global_batch_size: int,
-        num_examples: int | None = None,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """One ordered pass over the first `num_examples` windows, padded with weight 0."""
-        windows = self.splits["train" if split == "eval_train" else split]
-        total = len(windows) if num_examples is None else num_examples
-        return eval_stream(_WindowLoader(windows), total, global_batch_size, share, workers)
+    def loader(self, split: str) -> _WindowLoader:
+        """Reads `split`'s windows ('eval_train' reads 'train')."""
+        return _WindowLoader(self.splits["train" if split == "eval_train" else split])
 
 
 def synthetic(vocab_size: int, seq_len: int, seed: int = 0) -> TokenDataset:

@@ -9,21 +9,16 @@ files lazily, so grain's worker processes each open their own readers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from algoperf.workloads._data import StreamedDataset
 from algoperf.workloads._pipeline import (
-    SINGLE_PROCESS,
     BatchRequest,
-    BatchStream,
     NumpyBatch,
-    ProcessShare,
-    eval_stream,
-    train_stream,
 )
 from algoperf.workloads.librispeech import files
 from algoperf.workloads.librispeech.data import Padded
@@ -82,7 +77,7 @@ class _Loader:
 
 
 @dataclass(frozen=True)
-class LibriSpeechDataset:
+class LibriSpeechDataset(StreamedDataset):
     """The train, validation and test splits of prepared LibriSpeech under `data_dir`."""
 
     data_dir: Path
@@ -107,7 +102,8 @@ class LibriSpeechDataset:
     def _counts(self) -> dict[str, dict[str, int]]:
         return json.loads((Path(self.data_dir) / files.DIRNAME / files.COUNTS).read_text())
 
-    def _loader(self, split: str) -> _Loader:
+    def loader(self, split: str) -> _Loader:
+        """Reads `split`'s record files ('eval_train' reads the training subsets)."""
         subsets = files.SPLITS["train" if split == "eval_train" else split]
         counts = self._counts()
         return _Loader(
@@ -119,30 +115,7 @@ class LibriSpeechDataset:
 
     def num_examples(self, split: str) -> int:
         """Kept utterances of `split`."""
-        return sum(self._loader(split).sizes)
-
-    def train_batches(
-        self,
-        seed: int,
-        global_batch_size: int,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> BatchStream:
-        """Infinite shuffled training batches."""
-        n = self.num_examples("train")
-        return train_stream(self._loader("train"), n, seed, global_batch_size, share, workers)
-
-    def eval_batches(
-        self,
-        split: str,
-        global_batch_size: int,
-        num_examples: int | None = None,
-        share: ProcessShare = SINGLE_PROCESS,
-        workers: int = 0,
-    ) -> Iterator[NumpyBatch]:
-        """One ordered pass over `split`, padded to whole batches with weight 0."""
-        total = self.num_examples(split) if num_examples is None else num_examples
-        return eval_stream(self._loader(split), total, global_batch_size, share, workers)
+        return sum(self.loader(split).sizes)
 
     def detokenizer(self) -> Any:
         """Token ids to text with the prepared SentencePiece model (EOS and blanks dropped)."""
