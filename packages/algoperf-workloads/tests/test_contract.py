@@ -25,9 +25,11 @@ from algoperf import api
 from algoperf.api import ForwardPassMode, Framework, ParameterType, Workload
 from algoperf.workloads import IMPLEMENTATIONS, get_workload, implemented_workloads
 from algoperf.workloads._params import jax_to_torch
+from algoperf.workloads.finewebedu_lm import config as lm_config
 from algoperf.workloads.imagenet_resnet import config as _resnet
 from algoperf.workloads.imagenet_vit import config as _vit
 from algoperf.workloads.testing import assert_fp32_close
+from algoperf.workloads.wmt import config as wmt_config
 
 TRAIN, EVAL = ForwardPassMode.TRAIN, ForwardPassMode.EVAL
 NAMES = implemented_workloads()
@@ -59,28 +61,6 @@ class Tolerance:
 FASTMRI = ("fastmri", "fastmri_model_size", "fastmri_tanh", "fastmri_layernorm")
 LIBRISPEECH = tuple(n for n in NAMES if n.startswith("librispeech_"))
 WMT = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
-WMT_REDUCED = {
-    "vocab_size": 64,
-    "emb_dim": 32,
-    "num_heads": 4,
-    "num_layers": 1,
-    "qkv_dim": 32,
-    "mlp_dim": 48,
-    "max_len": 16,
-}
-"""wmt's reduced Transformer: 1 + 1 layers of width 32, 64 ids, 16 tokens per row."""
-LM_REDUCED = dict(
-    model_dim=32,
-    num_heads=2,
-    num_layers=2,
-    vocab_size=64,
-    seq_len=16,
-    mlp_dim=64,
-    multiple_of=32,
-    compute_dtype="float32",  # the suite compares fp32 results; bf16 is tested in test_lm.py
-)
-"""finewebedu_lm's reduced decoder: 2 layers of width 32, 64 ids, 16 tokens per row."""
-
 PARITY: dict[str, Tolerance] = {
     "digits_mlp": Tolerance(128),  # hidden units of dense_1 and the head
     "digits_cnn": Tolerance(4 * 4 * 32),  # dense_0 contracts the flattened feature map
@@ -139,8 +119,8 @@ def _fastmri_reduced(name: str) -> dict[str, Any]:
 
 
 REDUCED: dict[str, dict[str, Any]] = {
-    "finewebedu_lm": {"model_config": LM_REDUCED},
-    **{name: {"model_config": WMT_REDUCED} for name in WMT},
+    "finewebedu_lm": {"model_config": dict(lm_config.TINY)},
+    **{name: {"model_config": dict(wmt_config.TINY)} for name in WMT},
     **{
         name: {"model_config": _resnet.reduced(c), "image_size": _resnet.REDUCED_IMAGE_SIZE}
         for name, c in _resnet.CONFIGS.items()

@@ -17,20 +17,11 @@ from algoperf import api
 from algoperf.workloads import get_workload
 from algoperf.workloads._params import jax_to_torch
 from algoperf.workloads.finewebedu_lm import data, torch_model
-from algoperf.workloads.finewebedu_lm.config import FULL, LMConfig
+from algoperf.workloads.finewebedu_lm.config import FULL, TINY, LMConfig, config_from
 from algoperf.workloads.finewebedu_lm.param_map import param_map
 from algoperf.workloads.testing import assert_fp32_close
 
-REDUCED = LMConfig(
-    model_dim=32,
-    num_heads=2,
-    num_layers=2,
-    vocab_size=64,
-    seq_len=16,
-    mlp_dim=64,
-    multiple_of=32,
-    compute_dtype="float32",
-)
+REDUCED = config_from(FULL, TINY)
 N, LAYERS = 64, 2 * 3 + 1
 """Longest fp32 reduction (fc2 over the 64-wide hidden layer) and chain depth, as in the
 contract suite's PARITY row."""

@@ -3,7 +3,7 @@
 import dataclasses
 
 from algoperf.workloads.fastmri import config as fastmri
-from algoperf.workloads.finewebedu_lm.config import LMConfig
+from algoperf.workloads.finewebedu_lm.config import FULL, TINY, config_from
 from algoperf.workloads.imagenet_resnet import config as resnet
 from algoperf.workloads.imagenet_vit import config as vit
 from algoperf.workloads.librispeech import config as speech
@@ -22,26 +22,8 @@ _CONFORMER = {
         {"encoder_dim": 16, "num_attention_heads": 2, "num_encoder_layers": 1},
     )
 }
-_WMT = dataclasses.replace(
-    wmt.CONFIGS["wmt"],
-    vocab_size=64,
-    emb_dim=32,
-    num_heads=4,
-    num_layers=1,
-    qkv_dim=32,
-    mlp_dim=48,
-    max_len=16,
-)
-_LM = LMConfig(
-    vocab_size=64,
-    seq_len=16,
-    model_dim=32,
-    num_heads=2,
-    num_layers=1,
-    mlp_dim=64,
-    multiple_of=32,
-    compute_dtype="float32",  # the suite compares fp32 sums (bf16 is tested in test_lm.py)
-)
+_WMT = dataclasses.replace(wmt.CONFIGS["wmt"], **wmt.TINY)
+_LM = config_from(FULL, TINY)
 CASES = {
     "digits_mlp": ({}, 64, 256),
     "digits_cnn": ({}, 64, 256),
@@ -78,7 +60,7 @@ CASES = {
     # per row): packed rows planned from the global batch, each process building its share;
     # per-token sums and beam-search BLEU over padded eval batches gathered across processes.
     "wmt": ({"synthetic": True, "model_config": _WMT}, 8, 16),
-    # One decoder block at width 32 on 16-token windows: the per-token loss sums (train and
-    # eval, with the eval's padded last batch) and the tied embedding's gradient.
+    # The tiny decoder (2 blocks of width 32, 16-token windows): the per-token loss sums (train
+    # and eval, with the eval's padded last batch) and the tied embedding's gradient.
     "finewebedu_lm": ({"synthetic": True, "model_config": _LM}, 8, 16),
 }

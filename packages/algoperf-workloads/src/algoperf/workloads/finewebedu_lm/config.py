@@ -94,6 +94,22 @@ class LMConfig:
 FULL = LMConfig()
 """The workload's model: 252,815,372 parameters."""
 
+TINY: Mapping[str, Any] = MappingProxyType(
+    {
+        "model_dim": 32,
+        "num_heads": 2,
+        "num_layers": 2,
+        "vocab_size": 64,
+        "seq_len": 16,
+        "mlp_dim": 64,
+        "multiple_of": 32,
+        "compute_dtype": "float32",
+    }
+)
+"""`model_config` of a tiny decoder (2 layers of width 32, 64 ids, 16 tokens a row) that
+compiles in seconds, for tests and smoke runs; in float32, so that results compare across
+frameworks and device counts to fp32 rounding."""
+
 CONFIGS: Mapping[str, LMConfig] = MappingProxyType({"finewebedu_lm": FULL})
 """Workload name to its model configuration."""
 

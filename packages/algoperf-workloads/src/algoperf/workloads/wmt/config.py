@@ -74,3 +74,16 @@ CONFIGS: Mapping[str, TransformerConfig] = MappingProxyType(
     }
 )
 """Workload name to its model configuration."""
+TINY: Mapping[str, int] = MappingProxyType(
+    {
+        "vocab_size": 64,
+        "emb_dim": 32,
+        "num_heads": 4,
+        "num_layers": 1,
+        "qkv_dim": 32,
+        "mlp_dim": 48,
+        "max_len": 16,
+    }
+)
+"""`model_config` of a tiny Transformer (1 + 1 layers of width 32, 64 ids, 16 tokens a row),
+over any variant's configuration: it compiles in seconds, for tests and smoke runs."""
