@@ -18,22 +18,14 @@ import time
 import numpy as np
 
 from algoperf.workloads import get_workload
+from algoperf.workloads.wmt.config import TINY
 
-REDUCED = {
-    "vocab_size": 64,
-    "emb_dim": 32,
-    "num_heads": 4,
-    "num_layers": 1,
-    "qkv_dim": 32,
-    "mlp_dim": 48,
-    "max_len": 16,
-}
 VALIDATION = 3_000
 
 
 def seconds_per_sentence(framework: str, sentences: int, batch: int, reduced: bool) -> float:
     """Wall-clock seconds of beam search per sentence, after a compiling warm-up batch."""
-    options = {"model_config": REDUCED} if reduced else {}
+    options = {"model_config": dict(TINY)} if reduced else {}
     workload = get_workload("wmt", framework, synthetic=True, **options)
     rng = 0 if framework == "pytorch" else __import__("jax").random.PRNGKey(0)
     params, _ = workload.init_model_fn(rng)
