@@ -197,6 +197,21 @@ def test_training_batches_are_reproducible_and_cover_the_split(prepared: tuple[P
     assert lengths == [1_600] * 6 + [3_200] * 3 + [4_800] * 3
 
 
+@pytest.mark.slow
+def test_a_worker_process_serves_the_same_batches(prepared: tuple[Path, dict]) -> None:
+    root, _ = prepared
+    dataset = LibriSpeechDataset(root / "data", audio_length=8_000, target_length=64)
+    want = next(dataset.train_batches(3, 4))
+    stream = dataset.train_batches(3, 4, workers=1)
+    try:
+        got = next(stream)
+    finally:
+        stream.close()
+    for key in ("inputs", "targets"):
+        for a, b in zip(got[key], want[key], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_prepare_checks_raw_counts_and_the_workload_reads_the_data(
     prepared: tuple[Path, dict],
 ) -> None:

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from algoperf.workloads._data import ArrayDataset
-from algoperf.workloads._pipeline import BatchRequest, EpochOrder, ProcessShare, example_keys
+from algoperf.workloads._pipeline import (
+    BatchRequest,
+    EpochOrder,
+    ProcessShare,
+    batch_array,
+    example_keys,
+    train_stream,
+)
 from algoperf.workloads._prefetch import InputQueue
 
 
@@ -87,6 +94,29 @@ def test_worker_processes_load_the_same_batches_as_the_main_process():
     for a, b in zip(got, in_process[:3] + in_process[4:6], strict=True):
         np.testing.assert_array_equal(np.asarray(a["noise"]), b["noise"])
         np.testing.assert_array_equal(np.asarray(a["targets"]), b["targets"])
+
+
+@pytest.mark.slow
+def test_batch_arrays_built_in_a_worker_reach_the_main_process_in_shared_memory():
+    from grain.multiprocessing import SharedMemoryArray
+
+    def load(request):  # local, so the workers unpickle it by value
+        ids = request.ids.astype(np.float32)
+        out = batch_array((len(ids), 3), np.float32, fill=1)
+        out[:, 0] = ids
+        return {"values": out, "weights": request.weights}
+
+    in_process = _take(train_stream(load, 10, 1, 4), 2)
+    with_workers = train_stream(load, 10, 1, 4, workers=1)
+    try:
+        got = _take(with_workers, 2)
+    finally:
+        with_workers.close()
+    for a, b in zip(got, in_process, strict=True):
+        assert isinstance(a["values"], SharedMemoryArray)  # handed over without a copy
+        assert not isinstance(b["values"], SharedMemoryArray)
+        np.testing.assert_array_equal(a["values"], b["values"])
+        assert (a["values"][:, 1:] == 1).all()
 
 
 def test_each_epoch_is_a_new_permutation():

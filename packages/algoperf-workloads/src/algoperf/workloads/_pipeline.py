@@ -237,12 +237,45 @@ def _grain_workers(
     dataset = (
         grain.MapDataset.range(batches.start, batches.stop)
         .map(requests)
-        .map(load)
+        .map(_InWorker(load))
         # No read-ahead threads: the workers load ahead, and so does the input queue.
         .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
         .mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     )
     return iter(dataset)
+
+
+_in_worker = False
+"""Set in grain's worker processes, whose batch arrays `batch_array` puts in shared memory."""
+
+
+def batch_array(shape: tuple[int, ...], dtype: Any, fill: float = 0) -> np.ndarray:
+    """A `fill`ed array for a batch a loader builds: in shared memory in a grain worker.
+
+    grain hands a `SharedMemoryArray` to the main process by name, where it would otherwise
+    copy the array into a new shared-memory block: for LibriSpeech's 2.6 MB of padded audio
+    an utterance that copy costs more than reading and decoding it.
+    """
+    if not _in_worker:
+        return np.full(shape, fill, dtype)
+    from grain.multiprocessing import SharedMemoryArray
+
+    out = SharedMemoryArray(shape, dtype)  # a new block reads as zeros
+    if fill:
+        out.fill(fill)
+    return out
+
+
+@dataclass(frozen=True)
+class _InWorker:
+    """`load`, marking the process it runs in as a grain worker (see `batch_array`)."""
+
+    load: BatchLoader
+
+    def __call__(self, request: BatchRequest) -> NumpyBatch:
+        global _in_worker
+        _in_worker = True
+        return self.load(request)
 
 
 def _allow_grain_workers() -> None:

@@ -16,10 +16,7 @@ from typing import Any
 import numpy as np
 
 from algoperf.workloads._data import StreamedDataset
-from algoperf.workloads._pipeline import (
-    BatchRequest,
-    NumpyBatch,
-)
+from algoperf.workloads._pipeline import BatchRequest, NumpyBatch, batch_array
 from algoperf.workloads.librispeech import files
 from algoperf.workloads.librispeech.data import Padded
 
@@ -54,19 +51,21 @@ class _Loader:
         raise IndexError(index)
 
     def __call__(self, request: BatchRequest) -> NumpyBatch:
-        # Written row by row straight into the padded float32 arrays (one pass over memory).
-        n = len(request.ids)
-        audio = np.zeros((n, self.audio_length), np.float32)
-        audio_pads = np.ones((n, self.audio_length), np.float32)
-        ids = np.zeros((n, self.target_length), np.int32)
-        id_pads = np.ones((n, self.target_length), np.float32)
-        for row, index in enumerate(request.ids):
-            a, t = files.decode(self._read(int(index)))
+        examples = [files.decode(self._read(int(index))) for index in request.ids]
+        for index, (a, t) in zip(request.ids, examples, strict=True):
             if len(a) > self.audio_length or len(t) > self.target_length:
                 raise ValueError(
                     f"example {index} of {self.paths}: {len(a)} samples and {len(t)} tokens "
                     f"exceed the workload's {self.audio_length} and {self.target_length}"
                 )
+        # Written row by row straight into the padded float32 arrays (one pass over memory),
+        # in shared memory when this is a worker process.
+        n = len(examples)
+        audio = batch_array((n, self.audio_length), np.float32)
+        audio_pads = batch_array((n, self.audio_length), np.float32, fill=1)
+        ids = batch_array((n, self.target_length), np.int32)
+        id_pads = batch_array((n, self.target_length), np.float32, fill=1)
+        for row, (a, t) in enumerate(examples):
             audio[row, : len(a)], audio_pads[row, : len(a)] = a, 0.0
             ids[row, : len(t)], id_pads[row, : len(t)] = t, 0.0
         return {
