@@ -78,8 +78,9 @@ BatchTransform = Callable[[NumpyBatch, BatchRequest], NumpyBatch]
 class StreamedDataset(abc.ABC):
     """A dataset whose every split is read by one batch loader, through the shared streams.
 
-    A subclass says how many examples a split has and which loader reads it ('eval_train'
-    is the training split, read as eval reads); `train_stream` and `eval_stream` do the rest.
+    A subclass says how many examples a split has and which loader reads it, for training or
+    for eval ('eval_train' is the training split, read as eval reads); `train_stream` and
+    `eval_stream` do the rest.
     """
 
     @abc.abstractmethod
@@ -87,8 +88,8 @@ class StreamedDataset(abc.ABC):
         """Number of examples in `split` ('eval_train' counts the training split)."""
 
     @abc.abstractmethod
-    def loader(self, split: str) -> BatchLoader:
-        """The loader of `split`'s batches ('train': training, with augmentation)."""
+    def loader(self, split: str, training: bool) -> BatchLoader:
+        """The loader of `split`'s batches: training ones (augmented) or eval ones."""
 
     def train_batches(
         self,
@@ -99,7 +100,8 @@ class StreamedDataset(abc.ABC):
     ) -> BatchStream:
         """Infinite shuffled training batches; a new permutation each epoch."""
         n = self.num_examples("train")
-        return train_stream(self.loader("train"), n, seed, global_batch_size, share, workers)
+        load = self.loader("train", training=True)
+        return train_stream(load, n, seed, global_batch_size, share, workers)
 
     def eval_batches(
         self,
@@ -114,7 +116,8 @@ class StreamedDataset(abc.ABC):
         Padding rows have `weights` 0.
         """
         total = self.num_examples(split) if num_examples is None else num_examples
-        return eval_stream(self.loader(split), total, global_batch_size, share, workers)
+        load = self.loader(split, training=False)
+        return eval_stream(load, total, global_batch_size, share, workers)
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,10 @@ class ArrayDataset(StreamedDataset):
         """Number of examples in `split`."""
         return len(self.splits["train" if split == "eval_train" else split]["targets"])
 
-    def loader(self, split: str) -> BatchLoader:
+    def loader(self, split: str, training: bool) -> BatchLoader:
         """Gathers `split`'s arrays, then applies the training or the eval transform."""
-        if split == "train":
-            return _ArrayLoader(self.splits["train"], self.train_transform)
         arrays = self.splits["train" if split == "eval_train" else split]
-        return _ArrayLoader(arrays, self.eval_transform)
+        return _ArrayLoader(arrays, self.train_transform if training else self.eval_transform)
 
 
 @dataclass(frozen=True)

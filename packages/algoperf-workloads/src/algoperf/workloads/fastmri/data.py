@@ -256,6 +256,6 @@ class FastMRIDataset(StreamedDataset):
         """Slices in `split`."""
         return self.index(split).num_examples
 
-    def loader(self, split: str) -> _SliceLoader:
+    def loader(self, split: str, training: bool) -> _SliceLoader:
         """Slices with random masks for training and 'eval_train', the fixed mask otherwise."""
-        return _SliceLoader(self.index(split), random_masks=split in ("train", "eval_train"))
+        return _SliceLoader(self.index(split), random_masks=training or split == "eval_train")

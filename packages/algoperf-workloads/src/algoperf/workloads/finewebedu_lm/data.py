@@ -130,8 +130,9 @@ class TokenDataset(StreamedDataset):
         """Windows in `split` ('eval_train' reads 'train')."""
         return len(self.splits["train" if split == "eval_train" else split])
 
-    def loader(self, split: str) -> _WindowLoader:
-        """Reads `split`'s windows ('eval_train' reads 'train')."""
+    def loader(self, split: str, training: bool) -> _WindowLoader:
+        """Reads `split`'s windows ('eval_train' reads 'train'), alike for training and eval."""
+        del training
         return _WindowLoader(self.splits["train" if split == "eval_train" else split])
 
 

@@ -101,8 +101,12 @@ class LibriSpeechDataset(StreamedDataset):
     def _counts(self) -> dict[str, dict[str, int]]:
         return json.loads((Path(self.data_dir) / files.DIRNAME / files.COUNTS).read_text())
 
-    def loader(self, split: str) -> _Loader:
-        """Reads `split`'s record files ('eval_train' reads the training subsets)."""
+    def loader(self, split: str, training: bool) -> _Loader:
+        """Reads `split`'s record files ('eval_train' reads the training subsets).
+
+        Training and eval batches are read alike: SpecAugment is in the model.
+        """
+        del training
         subsets = files.SPLITS["train" if split == "eval_train" else split]
         counts = self._counts()
         return _Loader(
@@ -114,7 +118,7 @@ class LibriSpeechDataset(StreamedDataset):
 
     def num_examples(self, split: str) -> int:
         """Kept utterances of `split`."""
-        return sum(self.loader(split).sizes)
+        return sum(self.loader(split, training=False).sizes)
 
     def detokenizer(self) -> Any:
         """Token ids to text with the prepared SentencePiece model (EOS and blanks dropped)."""
