@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from algoperf.workloads._download import sha256_of
 from algoperf.workloads.finewebedu_lm import data
 from algoperf.workloads.finewebedu_lm.config import EOS_ID, SEQUENCE_LENGTH, VOCAB_SIZE
 
@@ -307,19 +308,11 @@ def verify(folder: Path, echo: Echo = print, checksums: bool = True) -> bool:
             if not path.is_file() or path.stat().st_size != 2 * shard["tokens"]:
                 echo(f"  MISMATCH: {path}: expected {shard['tokens']:,} tokens")
                 ok = False
-            elif checksums and _sha256(path) != shard["sha256"]:
+            elif checksums and sha256_of(path).hexdigest() != shard["sha256"]:
                 echo(f"  MISMATCH: {path}: SHA-256 differs from the index")
                 ok = False
         echo(f"  {split}: {entry['tokens']:,} tokens, {entry['windows']:,} windows")
     return ok
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def prepare(
