@@ -195,7 +195,9 @@ def naive_logs(root: Path, layout: str) -> Logs:
             times = np.array([e.accumulated_submission_time for e in record.evals])
             values = np.array([e.metrics[key] for e in record.evals])
             trials.append(
-                TrialLog(s.submission, s.workload, s.study, s.trial, path.parent, times, values)
+                TrialLog(
+                    s.submission, s.workload, s.study, s.trial, str(path.parent), times, values
+                )
             )
     else:
         for path in sorted(root.rglob("eval_measurements.csv")):
@@ -208,7 +210,13 @@ def naive_logs(root: Path, layout: str) -> Logs:
             values = np.array([float(r[key]) for r in rows])
             trials.append(
                 TrialLog(
-                    submission, workload, int(study[6:]), int(trial[6:]), path.parent, times, values
+                    submission,
+                    workload,
+                    int(study[6:]),
+                    int(trial[6:]),
+                    str(path.parent),
+                    times,
+                    values,
                 )
             )
     submissions = tuple(sorted({t.submission for t in trials}))

@@ -1,8 +1,10 @@
 """Every registry entry against the numbers of reference-spec section 3 (table-driven)."""
 
+import dataclasses
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -289,3 +291,23 @@ def test_the_version_is_the_installed_distributions():
     assert api.__version__ == version("algoperf-api")
     with pytest.raises(AttributeError, match="no_such_name"):
         api.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"eval_batch_size": 0}, "WorkloadSpec.eval_batch_size is 0; it must be > 0"),
+        ({"num_params": -5}, "WorkloadSpec.num_params is -5; it must be > 0"),
+        ({"target_metric": "bleu"}, "target_metric 'bleu' is not in eval_metrics"),
+        ({"test_target": None}, "test_target and num_test_examples must both be set"),
+        ({"budgets": {"v9": api.Budget(max_runtime_sec=1, step_hint=1)}}, "unknown rule versions"),
+    ],
+)
+def test_a_spec_checks_itself(change, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dataclasses.replace(api.get_workload_spec("imagenet_resnet"), **change)
+
+
+def test_a_budget_checks_itself():
+    with pytest.raises(ValueError, match=r"Budget\.step_hint is 0; it must be > 0"):
+        api.Budget(max_runtime_sec=10, step_hint=0)

@@ -142,3 +142,28 @@ def write_times(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def messy_reference(tmp_path, reaching, write_reference_trial):
+    """v0.6 reference-layout logs of one submission with one of each problem."""
+    root = tmp_path / "logs"
+    for study in range(3):
+        for trial in range(1, 6):
+            write_reference_trial(root, "alpha", study, "wmt", trial, reaching("wmt", 100.0))
+    sub = root / "alpha"
+    (sub / "study_0" / "ogbg_jax").mkdir()  # empty workload folder
+    (sub / "study_0" / "wmtt_jax" / "trial_1").mkdir(parents=True)  # misspelt workload
+    (sub / "study_0" / "fastmri").mkdir()  # no framework suffix
+    (sub / "study_1" / "wmt_post_ln_jax" / "trial_1").mkdir(parents=True)  # a variant
+    (sub / "notes").mkdir()  # not a study
+    (sub / "study_2" / "wmt_jax" / "plots").mkdir()  # not a trial
+    # study 3 holds one more wmt trial with each kind of broken file
+    write_reference_trial(root, "alpha", 3, "wmt", 1, [(1.0, 20.0), (math.nan, 21.0)])
+    (sub / "study_3" / "wmt_jax" / "trial_2").mkdir()  # no eval file
+    bad = write_reference_trial(root, "alpha", 3, "wmt", 3, [(1.0, 20.0)])
+    (bad / "eval_measurements.csv").write_text("score,validation/loss\n1.0,2.0\n")
+    bad = write_reference_trial(root, "alpha", 3, "wmt", 4, [(1.0, 20.0)])
+    (bad / "eval_measurements.csv").write_text("score,validation/bleu\n1.0,x\n")
+    (root / "empty_submission").mkdir()
+    return root

@@ -131,3 +131,15 @@ def test_bootstrap_needs_per_study_times(write_times):
     times = read_times_csv(write_times([("A", "wmt", 10.0)]))
     with pytest.raises(ScoringError, match="per-study times"):
         bootstrap_scores(times, samples=10, seed=0, max_tau=4.0)
+
+
+@pytest.mark.parametrize("samples", [1, 2, 7, 1000])
+@pytest.mark.parametrize("confidence", [0.0, 0.5, 0.95, 1.0])
+def test_confidence_interval_is_numpys_quantile(samples, confidence):
+    rng = np.random.default_rng(samples)
+    scores = rng.random((samples, 4))
+    scores[:, 0] = 0.875  # constant
+    scores[: samples // 2, 1] = 1.0  # a tie across the middle
+    tails = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
+    expected = np.quantile(scores, tails, axis=0).T
+    assert np.array_equal(confidence_interval(scores, confidence), expected)

@@ -7,6 +7,7 @@ import pytest
 
 from algoperf.api import MetricDirection
 from algoperf.scoring import TrialTime, median_over_studies, study_time, time_to_target
+from algoperf.scoring._time_to_target import _Goal, _times_to_target
 
 MAX = MetricDirection.MAXIMIZE
 MIN = MetricDirection.MINIMIZE
@@ -106,3 +107,28 @@ def test_median_ignores_padding_and_is_nan_without_evals():
     result = median_over_studies(seconds, np.array([2, 2, 0]))
     assert result[0] == 200.0
     assert np.isnan(result[1:]).all()
+
+
+def _first_reaching(times, values, target, maximize, budget):
+    """time_to_target spelt out as a loop."""
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        if (v >= target if maximize else v <= target) and t <= budget:
+            return float(t), i
+    return (math.inf, -1) if len(times) else (math.nan, -1)
+
+
+def test_many_trials_at_once_match_a_plain_loop():
+    # workload_times finds every trial's first eval at the target in one pass over all evals
+    rng = np.random.default_rng(0)
+    trials = []
+    for _ in range(2000):  # empty trials, NaN values, both directions, budgets that cut
+        n = int(rng.integers(0, 6))
+        values = np.where(rng.random(n) < 0.2, math.nan, rng.random(n))
+        goal = _Goal(
+            float(rng.random()), bool(rng.random() < 0.5), float(rng.choice([9.0, math.inf]))
+        )
+        trials.append((np.sort(rng.random(n) * 10), values, goal))
+    seconds, index = _times_to_target(*zip(*trials, strict=True))
+    expected = [_first_reaching(t, v, *goal) for t, v, goal in trials]
+    np.testing.assert_array_equal(seconds, [s for s, _ in expected])
+    assert index.tolist() == [i for _, i in expected]

@@ -1,5 +1,7 @@
 """ogbg: graph batching, metrics, parameter counts, JAX↔PyTorch parity, synthetic end to end."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -350,7 +352,7 @@ def test_tfds_data_end_to_end():
         "num_validation_examples": 20,
         "num_test_examples": 16,
     }
-    spec = api.get_workload_spec("ogbg").model_copy(update=sizes)
+    spec = dataclasses.replace(api.get_workload_spec("ogbg"), **sizes)
     workload = type(get_workload("ogbg", "pytorch"))(spec)
     assert not workload.synthetic
     rng = 0

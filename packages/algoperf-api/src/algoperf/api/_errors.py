@@ -59,6 +59,17 @@ def did_you_mean(name: str, choices: Iterable[object]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def check_bounds(owner: object, *, above: float = 0, **values: float | None) -> None:
+    """Raise naming the first of `values` (field name: value) not above `above` (None passes).
+
+    The registry's frozen dataclasses check their numbers with it; it is code, not user
+    input, so a slip there is a programming error (ValueError) caught by the tests.
+    """
+    for field, value in values.items():
+        if value is not None and not value > above:
+            raise ValueError(f"{type(owner).__name__}.{field} is {value!r}; it must be > {above}")
+
+
 def validation_problems(error: Any) -> list[str]:
     """One 'field.path: message' line per error of a pydantic ValidationError."""
     lines = []

@@ -22,11 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from algoperf.api._enums import Framework, Ruleset
 from algoperf.api._errors import RecordError, UnknownNameError, validation_problems
 from algoperf.api._hyperparameters import Hyperparameters, HyperparameterValue
+from algoperf.api._record_files import EVALS_FILE, TRIAL_FILE
 from algoperf.api._registry import get_workload_spec
 from algoperf.api._rules import get_rules
 
-TRIAL_FILE = "trial.json"
-EVALS_FILE = "evals.jsonl"
 FORMAT_VERSION = 1
 KNOWN_FORMAT_VERSIONS = (1,)
 """The record format versions this reader understands (the newest is FORMAT_VERSION)."""

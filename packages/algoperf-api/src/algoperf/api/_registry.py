@@ -7,6 +7,7 @@ budget, step hint, data and eval settings unless stated.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -40,14 +41,13 @@ def _variant(
     **changes: Any,
 ) -> WorkloadSpec:
     """A variant of `base`: same data, budget and eval settings, its own targets."""
-    fields = base.model_dump() | {
+    fields: dict[str, Any] = {
         "name": f"{base.name}_{suffix}",
         "kind": WorkloadKind.VARIANT,
         "validation_target": validation_target,
         "test_target": test_target,
-        **changes,
     }
-    return WorkloadSpec.model_validate(fields)
+    return dataclasses.replace(base, **(fields | changes))
 
 
 CRITEO1TB = _base(

@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from algoperf.api._errors import UnknownNameError, did_you_mean
+from algoperf.api._errors import UnknownNameError, check_bounds, did_you_mean
 
 
-class HardwareSpec(BaseModel):
+# Frozen dataclasses, not pydantic models: the registry is code, checked by its tests and
+# `__post_init__`, and scoring reads it without paying for pydantic (a third of its run).
+@dataclass(frozen=True, kw_only=True)
+class HardwareSpec:
     """The hardware a rule version scores on; runs on other hardware are not comparable."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     device_kind: str
     """Accelerator model, e.g. 'NVIDIA V100 16GB'."""
-    device_count: int = Field(ge=1)
-    """Number of accelerators in one trial's machine."""
+    device_count: int
+    """Number of accelerators in one trial's machine (>= 1)."""
+
+    def __post_init__(self) -> None:
+        check_bounds(self, device_count=self.device_count)
 
 
-class RuleVersion(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RuleVersion:
     """Every rule that differs between competition rounds.
 
     Per-workload budgets and step hints are keyed by `name` in the workload registry.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     name: str
     """Version label, e.g. 'v0.5'."""
@@ -35,15 +37,15 @@ class RuleVersion(BaseModel):
     """The workloads whose times make up the performance profile."""
     held_out_workloads: tuple[str, ...]
     """Variants that must be trained within the rules for their base workload to count."""
-    num_studies: int = Field(ge=1)
+    num_studies: int
     """Independent studies per workload (both rulesets); the median over studies is scored."""
-    num_trials: int = Field(ge=1)
+    num_trials: int
     """External-tuning trials (hyperparameter points) per study."""
-    self_tuning_budget_factor: float = Field(gt=0)
+    self_tuning_budget_factor: float
     """Self-tuning submissions get this multiple of the workload's max runtime."""
-    max_tau: float = Field(gt=1)
+    max_tau: float
     """Largest performance ratio of the profile; ratios above it count as failures."""
-    max_ratio_to_fastest: float = Field(gt=1)
+    max_ratio_to_fastest: float
     """A time more than this multiple of the fastest submission's time counts as infinite."""
     qualification_workloads: tuple[str, ...]
     """The cheap subset used to qualify submissions."""
@@ -51,7 +53,7 @@ class RuleVersion(BaseModel):
     """Whether the optional `prepare_for_eval` submission function is called (timed)."""
     hardware: HardwareSpec
     """The benchmark hardware; the harness records the hardware it actually ran on."""
-    max_steps: int | None = Field(default=None, ge=1)
+    max_steps: int | None = None
     """A cap on every trial's steps (None: only the time budget ends training)."""
     budget_rules: str | None = None
     """Name of the rule version whose per-workload budgets and step hints this one uses
@@ -59,6 +61,18 @@ class RuleVersion(BaseModel):
     provisional: bool = False
     """True for a version no competition has published: its results are for research, not a
     leaderboard, and its workload list may still change."""
+
+    def __post_init__(self) -> None:
+        check_bounds(
+            self,
+            num_studies=self.num_studies,
+            num_trials=self.num_trials,
+            self_tuning_budget_factor=self.self_tuning_budget_factor,
+            max_steps=self.max_steps,
+        )
+        check_bounds(
+            self, above=1, max_tau=self.max_tau, max_ratio_to_fastest=self.max_ratio_to_fastest
+        )
 
     @property
     def budget_key(self) -> str:

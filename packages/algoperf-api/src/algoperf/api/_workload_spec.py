@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from algoperf.api._enums import LossType, MetricDirection, Ruleset
-from algoperf.api._errors import UnknownNameError
+from algoperf.api._errors import UnknownNameError, check_bounds
 from algoperf.api._rules import RULE_VERSIONS, RuleVersion, get_rules
 
 
@@ -27,21 +26,23 @@ class WorkloadKind(enum.StrEnum):
     """A development workload (small data, quick to train); never scored."""
 
 
-class Budget(BaseModel):
+# Frozen dataclasses like `RuleVersion` (see there why).
+@dataclass(frozen=True, kw_only=True)
+class Budget:
     """Time budget and schedule hint of a workload under one rule version."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    max_runtime_sec: int = Field(gt=0)
+    max_runtime_sec: int
     """External-tuning budget in seconds of accumulated submission time."""
-    step_hint: int = Field(gt=0)
+    step_hint: int
     """Approximate number of steps the baseline takes within the budget (for LR schedules)."""
 
+    def __post_init__(self) -> None:
+        check_bounds(self, max_runtime_sec=self.max_runtime_sec, step_hint=self.step_hint)
 
-class WorkloadSpec(BaseModel):
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSpec:
     """Everything the benchmark needs to know about a workload, with no framework code."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     name: str
     """Registry name, e.g. 'imagenet_resnet_silu'."""
@@ -67,25 +68,35 @@ class WorkloadSpec(BaseModel):
     """Value of `target_metric` on the test split (None when the workload has no test split)."""
     budgets: Mapping[str, Budget]
     """Budget and step hint per rule-version name."""
-    eval_period_sec: float = Field(gt=0)
+    eval_period_sec: float
     """Seconds of submission time between evals (at least)."""
-    num_train_examples: int = Field(gt=0)
+    num_train_examples: int
     """Training-split size."""
-    num_eval_train_examples: int = Field(gt=0)
+    num_eval_train_examples: int
     """Training examples evaluated at each eval."""
-    num_validation_examples: int = Field(gt=0)
+    num_validation_examples: int
     """Validation-split size."""
-    num_test_examples: int | None = Field(default=None, gt=0)
+    num_test_examples: int | None = None
     """Test-split size (None when the workload has no test split)."""
-    eval_batch_size: int = Field(gt=0)
+    eval_batch_size: int
     """Global batch size of evals (the same in both frameworks)."""
-    baseline_batch_size: int = Field(gt=0)
+    baseline_batch_size: int
     """Global training batch size of the target-setting baselines."""
-    num_params: int | None = Field(default=None, gt=0)
+    num_params: int | None = None
     """Trainable parameter count of the model (None where not established)."""
 
-    @model_validator(mode="after")
-    def _check(self) -> WorkloadSpec:
+    def __post_init__(self) -> None:
+        check_bounds(
+            self,
+            eval_period_sec=self.eval_period_sec,
+            num_train_examples=self.num_train_examples,
+            num_eval_train_examples=self.num_eval_train_examples,
+            num_validation_examples=self.num_validation_examples,
+            num_test_examples=self.num_test_examples,
+            eval_batch_size=self.eval_batch_size,
+            baseline_batch_size=self.baseline_batch_size,
+            num_params=self.num_params,
+        )
         if self.target_metric not in self.eval_metrics:
             raise ValueError(
                 f"target_metric {self.target_metric!r} is not in eval_metrics {self.eval_metrics}"
@@ -95,7 +106,6 @@ class WorkloadSpec(BaseModel):
         unknown = set(self.budgets) - set(RULE_VERSIONS)
         if unknown:
             raise ValueError(f"budgets name unknown rule versions {sorted(unknown)}")
-        return self
 
     @property
     def validation_metric_key(self) -> str:

@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes reading trial files (default: one per CPU from 2,000 trials and 4 CPUs on)",
+        help="processes reading trial files (default: one per CPU, 500 trials or more each)",
     )
     return parser
 

@@ -16,6 +16,7 @@ there are many), and the results are booked here in path order.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -62,12 +63,17 @@ class TrialLog:
     workload: str
     study: int
     trial: int
-    path: Path
-    """The trial folder."""
+    folder: str
+    """The trial folder (a string: a leaderboard has thousands, and `path` builds a Path)."""
     times: npt.NDArray[np.float64]
     """Accumulated submission time at each eval, in seconds."""
     values: npt.NDArray[np.float64]
     """The workload's validation target metric at each eval."""
+
+    @property
+    def path(self) -> Path:
+        """The trial folder."""
+        return Path(self.folder)
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,7 @@ def load_logs(
             and how many studies and trials are expected.
         ruleset: external or self tuning; our records of another ruleset are skipped.
         strict: raise instead of collecting anomalies.
-        workers: processes that read trial files; None: one per CPU from 2,000 trials and
-            4 CPUs on.
+        workers: processes that read trial files; None: one per CPU, 500 trials or more each.
 
     Raises:
         ScoringError: `root` holds no submission, or `strict` is set and there are anomalies.
@@ -248,9 +253,16 @@ class _LogReader:
         times, values = self._drop_nan_times(read, *read.series)
         if not len(times):
             self._note(AnomalyKind.NO_EVALS, read.job.folder, "no eval in the trial's eval file")
-        path = Path(read.job.folder)
         self.trials.append(
-            TrialLog(read.submission, read.workload, read.study, read.trial, path, times, values)
+            TrialLog(
+                read.submission,
+                read.workload,
+                read.study,
+                read.trial,
+                read.job.folder,
+                times,
+                values,
+            )
         )
 
     def _drop_nan_times(
@@ -347,5 +359,6 @@ def _subfolders(folder: _Folder) -> list[os.DirEntry[str]]:
     return sorted(found, key=lambda e: _natural_key(e.name))
 
 
-def _natural_key(name: str) -> list[int | str]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+@functools.lru_cache(maxsize=4096)  # every submission repeats the same study and trial names
+def _natural_key(name: str) -> tuple[int | str, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))

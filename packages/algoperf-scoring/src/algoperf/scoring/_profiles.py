@@ -99,7 +99,13 @@ def performance_profile(ratios: npt.ArrayLike, taus: npt.ArrayLike) -> FloatArra
         (..., submission, tau).
     """
     r = np.asarray(ratios, dtype=np.float64)
-    return (r[..., None] <= np.asarray(taus)).sum(axis=-2) / r.shape[-1]
+    t = np.asarray(taus, dtype=np.float64)
+    # Counted a workload at a time: summing one (..., workload, tau) array over its middle
+    # axis took half as long again on the bootstrap's 10k profiles.
+    within = np.zeros((*r.shape[:-1], len(t)), dtype=np.int32)
+    for w in range(r.shape[-1]):
+        np.add(within, r[..., w, None] <= t, out=within)
+    return within / r.shape[-1]
 
 
 def benchmark_scores(

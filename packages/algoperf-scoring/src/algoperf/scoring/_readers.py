@@ -20,16 +20,13 @@ import functools
 import io
 import itertools
 import math
-import multiprocessing
 import os
 import re
 import sys
-import warnings
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,14 +37,13 @@ from algoperf.api import (
     RecordError,
     Ruleset,
     RuleVersion,
-    TrialFile,
-    TrialSpec,
-    get_workload_spec,
-    read_evals,
-    read_trial_file,
     scored_workloads,
 )
 from algoperf.scoring._anomalies import Anomaly, AnomalyError, AnomalyKind
+from algoperf.scoring._forked import Forked
+
+if TYPE_CHECKING:
+    from algoperf.api import TrialSpec
 
 REFERENCE_EVALS_FILE = "eval_measurements.csv"
 TIME_COLUMN = "accumulated_submission_time"
@@ -73,10 +69,9 @@ _RECORD_LINE = re.compile(
     re.MULTILINE,
 )
 
-# Below this many trials, or CPUs, a worker pool costs more than it saves: on 2 CPUs the
-# parent unpickling the results while two workers parse measured slower than one process.
-_PARALLEL_FROM = 2000
-_PARALLEL_CPUS = 4
+# Trials per process at least: a fork, and sending the results back, cost about what
+# reading a hundred trials does.
+_TRIALS_PER_PROCESS = 500
 
 Series = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
@@ -122,10 +117,11 @@ def read_reference_csv(path: str | Path, metric_key: str) -> Evals:
     rows = body.rstrip(b"\n")
     if not rows:
         return _no_evals(partial)
-    n, lines = len(names), rows.count(b"\n") + 1
     # One split for every cell, with a b"\n" cell between rows: the file is a plain grid
     # exactly when there are n cells per row, i.e. every (n+1)-th cell is such a marker.
-    cells = rows.replace(b"\n", b",\n,").split(b",")
+    spread = rows.replace(b"\n", b",\n,")
+    n, lines = len(names), (len(spread) - len(rows)) // 2 + 1  # each newline grew by 2
+    cells = spread.split(b",")
     if (
         b'"' in rows
         or len(cells) != lines * (n + 1) - 1
@@ -175,8 +171,8 @@ def _missing(wanted: str, names: list[str]) -> str:
 def _read_bytes(path: str | Path) -> bytes | None:
     """The file's bytes; None when it does not exist."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        with open(path, "rb", buffering=0) as f:  # unbuffered: one read of the whole file
+            return f.readall()
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -304,6 +300,8 @@ def _json_pattern(key: str) -> re.Pattern[bytes]:
 
 
 def _read_jsonl_exactly(path: str | Path, committed: bytes, metric_key: str, partial: int) -> Evals:
+    from algoperf.api import read_evals  # pydantic: only for logs of our layout
+
     try:
         records = read_evals(path)
     except RecordError as e:
@@ -462,10 +460,12 @@ class TrialRead:
     """The rules and ruleset one of our trials was recorded under, when not the scored ones."""
 
 
-def _read_job(job: Job, rules: RuleVersion, ruleset: Ruleset, scored: frozenset[str]) -> TrialRead:
-    """Read one trial folder (runs in a worker process)."""
+def _read_job(
+    job: Job, rules: RuleVersion, ruleset: Ruleset, metric_keys: Mapping[str, str]
+) -> TrialRead:
+    """Read one trial folder; `metric_keys` maps each scored workload to its target metric."""
     if not job.ours:
-        spec = get_workload_spec(job.workload)
+        metric_key = metric_keys[job.workload]
         identity = (job.submission, job.workload, job.study, job.trial)
         read, evals = read_reference_csv, REFERENCE_EVALS_FILE
     else:
@@ -476,13 +476,13 @@ def _read_job(job: Job, rules: RuleVersion, ruleset: Ruleset, scored: frozenset[
         if trial.rules_version != rules.name or trial.ruleset is not ruleset:
             recorded = f"{trial.ruleset} tuning, rules {trial.rules_version}"
             return TrialRead(job, *identity, other_rules=recorded)
-        if trial.workload not in scored:
+        if trial.workload not in metric_keys:
             return TrialRead(job, *identity)
-        spec = get_workload_spec(trial.workload)
+        metric_key = metric_keys[trial.workload]
         read, evals = read_evals_jsonl, EVALS_FILE
     path = os.path.join(job.folder, evals)
     try:
-        series, found = check_evals(path, read(path, spec.validation_metric_key))
+        series, found = check_evals(path, read(path, metric_key))
     except AnomalyError as e:
         return TrialRead(job, *identity, problem=e.anomaly)
     if series is None:
@@ -492,6 +492,8 @@ def _read_job(job: Job, rules: RuleVersion, ruleset: Ruleset, scored: frozenset[
 
 def _trial_spec(folder: str) -> TrialSpec | Anomaly:
     """The spec in `folder/trial.json`, or the api's words for what is wrong with it."""
+    from algoperf.api import TrialFile, read_trial_file  # pydantic: only for our layout
+
     path = os.path.join(folder, TRIAL_FILE)
     try:
         with open(path, "rb") as f:
@@ -506,28 +508,66 @@ def _trial_spec(folder: str) -> TrialSpec | Anomaly:
 
 def read_trials(
     jobs: list[Job], rules: RuleVersion, ruleset: Ruleset, workers: int | None
-) -> Iterable[TrialRead]:
-    """Read the trial folders in order, in `workers` forked processes on Linux.
+) -> list[TrialRead]:
+    """Read the trial folders in order, shared among `workers` processes on Linux.
 
-    `workers=None` uses one per CPU from 2,000 trials and 4 CPUs on, where a pool pays off.
-    Elsewhere (no safe fork, or JAX or PyTorch loaded) they are read in this process.
+    This process reads the first share while forked children read the others, each share
+    a contiguous run of jobs. `workers=None`: one process per CPU, each with 500 trials or
+    more.
+    Elsewhere (no safe fork, or JAX or PyTorch loaded) all are read in this process.
     """
-    scored = frozenset(s.name for s in scored_workloads(rules))
-    read = functools.partial(_read_job, rules=rules, ruleset=ruleset, scored=scored)
+    metric_keys = {s.name: s.validation_metric_key for s in scored_workloads(rules)}
+    read = functools.partial(_read_job, rules=rules, ruleset=ruleset, metric_keys=metric_keys)
     if workers is None:
-        cpus = _cpus()
-        workers = cpus if len(jobs) >= _PARALLEL_FROM and cpus >= _PARALLEL_CPUS else 1
+        workers = min(_cpus(), len(jobs) // _TRIALS_PER_PROCESS)
+    workers = min(workers, len(jobs))
     if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
-        return map(read, jobs)
-    chunk = max(1, len(jobs) // (4 * workers))
-    # Fork, not spawn: a spawned worker would spend a second importing what we have. Python
-    # >= 3.12 warns that forking a process with threads (numpy's BLAS pool) may deadlock;
-    # the workers only read files and parse numbers, which take none of those locks.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            return list(pool.map(read, jobs, chunksize=chunk))
+        return list(map(read, jobs))
+    # The parent also unpacks the others' results, so its share is a little smaller.
+    first = len(jobs) * 9 // (10 * workers)
+    bounds = np.linspace(first, len(jobs), workers).round().astype(int).tolist()
+    shares = [jobs[a:b] for a, b in itertools.pairwise([0, *bounds])]
+    children = [Forked(_read_share, read, share) for share in shares[1:]]
+    try:
+        reads = list(map(read, shares[0]))
+        for share, child in zip(shares[1:], children, strict=True):
+            packed = child.result()
+            reads += map(read, share) if packed is None else _unpack(share, packed)
+        return reads
+    finally:
+        for child in children:
+            child.close()
+
+
+# What of a `TrialRead` a forked reader sends back: the parent has the jobs, and the series
+# travel as one array (thousands of small arrays and jobs pickle ten times slower).
+_Packed = tuple[list[tuple], list[int], npt.NDArray[np.float64]]
+
+
+def _read_share(read: Callable[[Job], TrialRead], jobs: list[Job]) -> _Packed:
+    reads = [read(job) for job in jobs]
+    fields = [
+        (r.submission, r.workload, r.study, r.trial, r.problem, r.notes, r.other_rules)
+        for r in reads
+    ]
+    lengths = [-1 if r.series is None else len(r.series[0]) for r in reads]
+    flat = np.concatenate(
+        [np.empty(0), *(a for r in reads if r.series is not None for a in r.series)]
+    )
+    return fields, lengths, flat
+
+
+def _unpack(jobs: list[Job], packed: _Packed) -> Iterator[TrialRead]:
+    fields, lengths, flat = packed
+    start = 0
+    for job, (submission, workload, study, trial, problem, notes, other), n in zip(
+        jobs, fields, lengths, strict=True
+    ):
+        series = None
+        if n >= 0:
+            series = (flat[start : start + n], flat[start + n : start + 2 * n])
+            start += 2 * n
+        yield TrialRead(job, submission, workload, study, trial, series, problem, notes, other)
 
 
 def _fork_unsafe() -> bool:

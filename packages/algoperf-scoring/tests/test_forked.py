@@ -1,0 +1,39 @@
+"""The forked reader: results come back, a failed child's share is read again here, and no
+child outlives a failure. Each check runs in a fresh interpreter (see workers/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECKS = Path(__file__).parent / "workers" / "forked_checks.py"
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
+
+
+def _check(name: str, *args: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(CHECKS), name, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["result_comes_back", "failed_child_gives_none", "close_stops_a_running_child"]
+)
+def test_forked(name):
+    _check(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["workers_read_the_same", "failed_share_is_read_here", "no_child_outlives_a_failure"]
+)
+def test_read_trials_in_two_processes(name, messy_reference):
+    _check(name, messy_reference)

@@ -1,0 +1,99 @@
+"""Checks of the forked reader, each run in a fresh interpreter by test_forked.py.
+
+A fresh one because the pytest process may hold JAX's threads (other test files load it),
+and forking such a process is exactly what `read_trials` refuses to do.
+
+Usage: python forked_checks.py CHECK [LOGS_FOLDER]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from algoperf.scoring import _readers, load_logs
+from algoperf.scoring._forked import Forked
+
+
+def _fail(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("failed on purpose")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def result_comes_back() -> None:
+    big = list(range(200_000))  # more than a pipe's buffer holds
+    assert Forked(sorted, big[::-1]).result() == big
+
+
+def failed_child_gives_none() -> None:
+    child = Forked(_fail)
+    assert child.result() is None
+    assert _gone(child._pid)
+
+
+def close_stops_a_running_child() -> None:
+    child = Forked(time.sleep, 600)
+    child.close()
+    assert _gone(child._pid)
+    assert child.result() is None
+
+
+def _same_trials(logs: Path) -> None:
+    serial = load_logs(logs, "v0.6", workers=1)
+    parallel = load_logs(logs, "v0.6", workers=2)
+    assert parallel.anomalies == serial.anomalies
+    assert [(t.folder, t.times.tolist(), t.values.tolist()) for t in parallel.trials] == [
+        (t.folder, t.times.tolist(), t.values.tolist()) for t in serial.trials
+    ]
+
+
+def workers_read_the_same(logs: Path) -> None:
+    forked = []
+    real = _readers.Forked
+
+    def counted(*args: object) -> Forked:
+        forked.append(real(*args))
+        return forked[-1]
+
+    _readers.Forked = counted
+    _same_trials(logs)
+    assert len(forked) == 1, "two workers fork one child"
+
+
+def failed_share_is_read_here(logs: Path) -> None:
+    _readers._read_share = _fail
+    _same_trials(logs)
+
+
+def no_child_outlives_a_failure(logs: Path) -> None:
+    children = []
+
+    def sleeping_child(*args: object) -> Forked:
+        children.append(Forked(time.sleep, 600))
+        return children[-1]
+
+    _readers.Forked = sleeping_child
+    _readers._read_job = _fail
+    try:
+        load_logs(logs, "v0.6", workers=2)
+    except RuntimeError as e:
+        if "failed on purpose" not in str(e):
+            raise
+    else:
+        raise AssertionError("the failure here did not propagate")
+    assert children
+    assert all(_gone(child._pid) for child in children)
+
+
+if __name__ == "__main__":
+    check = globals()[sys.argv[1]]
+    check(*map(Path, sys.argv[2:]))
