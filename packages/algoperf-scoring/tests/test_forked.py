@@ -1,5 +1,5 @@
-"""The forked reader: results come back, a failed child's share is read again here, and no
-child outlives a failure. Each check runs in a fresh interpreter (see workers/)."""
+"""The forked reader: results come back in order, a failed child's blocks are read again
+here, and no child outlives a failure. Each check runs in a fresh interpreter (workers/)."""
 
 from __future__ import annotations
 
@@ -26,14 +26,16 @@ def _check(name: str, *args: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["result_comes_back", "failed_child_gives_none", "close_stops_a_running_child"]
+    "name",
+    ["result_comes_back", "failed_child_gives_none", "close_stops_a_running_child", "map_in_order"],
 )
 def test_forked(name):
     _check(name)
 
 
 @pytest.mark.parametrize(
-    "name", ["workers_read_the_same", "failed_share_is_read_here", "no_child_outlives_a_failure"]
+    "name",
+    ["workers_read_the_same", "failed_child_blocks_are_read_here", "no_child_outlives_a_failure"],
 )
 def test_read_trials_in_two_processes(name, messy_reference):
     _check(name, messy_reference)

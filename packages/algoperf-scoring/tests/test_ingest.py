@@ -103,7 +103,7 @@ def test_no_fork_once_a_framework_is_loaded(messy_reference, monkeypatch):
     def no_fork(*args, **kwargs):
         raise AssertionError("forked although a framework is loaded")
 
-    monkeypatch.setattr(_readers, "Forked", no_fork)
+    monkeypatch.setattr(_readers, "map_forked", no_fork)
     monkeypatch.setitem(sys.modules, "jax", object())
     serial = load_logs(messy_reference, "v0.6", workers=1)
     assert load_logs(messy_reference, "v0.6", workers=2).anomalies == serial.anomalies

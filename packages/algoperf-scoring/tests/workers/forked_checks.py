@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from algoperf.scoring import _readers, load_logs
-from algoperf.scoring._forked import Forked
+from algoperf.scoring import _forked, _readers, load_logs
+from algoperf.scoring._forked import Forked, map_forked
 
 
 def _fail(*args: object, **kwargs: object) -> None:
@@ -47,6 +47,31 @@ def close_stops_a_running_child() -> None:
     assert child.result() is None
 
 
+def _where(x: int, parent: int) -> tuple[int, int]:
+    # A slow parent, and children slow enough that they cannot take every block while the
+    # parent is still forking them: both take blocks, whatever else the machine runs.
+    time.sleep(0.05 if os.getpid() == parent else 0.002)
+    return x * x, os.getpid()
+
+
+def _as_is(results: list) -> list:
+    return results
+
+
+def _unpacked(items: list, packed: list) -> list:
+    assert len(items) == len(packed)
+    return packed
+
+
+def map_in_order() -> None:
+    items, parent = list(range(200)), os.getpid()
+    results = map_forked(lambda x: _where(x, parent), items, 3, _as_is, _unpacked)
+    assert [square for square, _ in results] == [x * x for x in items]
+    pids = {pid for _, pid in results}
+    assert os.getpid() in pids, "the parent took a block"
+    assert len(pids) > 1, "a child took blocks"
+
+
 def _same_trials(logs: Path) -> None:
     serial = load_logs(logs, "v0.6", workers=1)
     parallel = load_logs(logs, "v0.6", workers=2)
@@ -58,19 +83,25 @@ def _same_trials(logs: Path) -> None:
 
 def workers_read_the_same(logs: Path) -> None:
     forked = []
-    real = _readers.Forked
+    real = _forked.Forked
 
     def counted(*args: object) -> Forked:
         forked.append(real(*args))
         return forked[-1]
 
-    _readers.Forked = counted
+    _forked.Forked = counted
     _same_trials(logs)
     assert len(forked) == 1, "two workers fork one child"
 
 
-def failed_share_is_read_here(logs: Path) -> None:
-    _readers._read_share = _fail
+def failed_child_blocks_are_read_here(logs: Path) -> None:
+    claim = _forked._claim
+
+    def claim_then_fail(*args: object) -> None:
+        claim(*args[:3])  # takes blocks, then loses them
+        _fail()
+
+    _forked._claim_and_pack = claim_then_fail
     _same_trials(logs)
 
 
@@ -81,7 +112,7 @@ def no_child_outlives_a_failure(logs: Path) -> None:
         children.append(Forked(time.sleep, 600))
         return children[-1]
 
-    _readers.Forked = sleeping_child
+    _forked.Forked = sleeping_child
     _readers._read_job = _fail
     try:
         load_logs(logs, "v0.6", workers=2)
@@ -95,5 +126,6 @@ def no_child_outlives_a_failure(logs: Path) -> None:
 
 
 if __name__ == "__main__":
+    _forked._MIN_BLOCK = 1  # the test logs have a few dozen trials: a block each
     check = globals()[sys.argv[1]]
     check(*map(Path, sys.argv[2:]))

@@ -17,7 +17,6 @@ there are many), and the results are booked here in path order.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -36,7 +35,6 @@ from algoperf.api import (
     RuleVersion,
     did_you_mean,
     get_rules,
-    get_workload_spec,
     scored_workloads,
 )
 from algoperf.scoring._anomalies import (
@@ -46,7 +44,7 @@ from algoperf.scoring._anomalies import (
     raise_if_strict,
     summarize_anomalies,
 )
-from algoperf.scoring._readers import REFERENCE_EVALS_FILE, Job, Series, TrialRead, read_trials
+from algoperf.scoring._readers import REFERENCE_EVALS_FILE, Job, TrialRead, read_trials
 
 _STUDY = re.compile(r"study_(\d+)")
 _TRIAL = re.compile(r"trial_(\d+)")
@@ -250,7 +248,7 @@ class _LogReader:
         self.anomalies.extend(read.notes)
         if read.series is None:
             return
-        times, values = self._drop_nan_times(read, *read.series)
+        times, values = read.series
         if not len(times):
             self._note(AnomalyKind.NO_EVALS, read.job.folder, "no eval in the trial's eval file")
         self.trials.append(
@@ -264,22 +262,6 @@ class _LogReader:
                 values,
             )
         )
-
-    def _drop_nan_times(
-        self, read: TrialRead, times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
-    ) -> Series:
-        if not math.isnan(times.sum() + values.sum()):  # the usual case, in two reductions
-            return times, values
-        nan_times = np.isnan(times)
-        nan_values = np.isnan(values) & ~nan_times
-        if nan_times.any() or nan_values.any():
-            metric = get_workload_spec(read.workload).validation_metric_key
-            detail = (
-                f"{nan_times.sum()} evals with a NaN time (dropped), "
-                f"{nan_values.sum()} with a NaN {metric}"
-            )
-            self._note(AnomalyKind.NAN_VALUES, read.job.folder, detail)
-        return times[~nan_times], values[~nan_times]
 
     def _note(self, kind: AnomalyKind, where: str | _Folder, detail: str) -> None:
         self.anomalies.append(Anomaly(kind, os.fspath(where), detail))

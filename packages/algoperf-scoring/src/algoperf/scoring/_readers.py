@@ -23,7 +23,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -40,7 +40,7 @@ from algoperf.api import (
     scored_workloads,
 )
 from algoperf.scoring._anomalies import Anomaly, AnomalyError, AnomalyKind
-from algoperf.scoring._forked import Forked
+from algoperf.scoring._forked import map_forked
 
 if TYPE_CHECKING:
     from algoperf.api import TrialSpec
@@ -56,7 +56,7 @@ _STRICT_NUMBER = rb"(?:-?Infinity|NaN|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+
 # One line exactly as `EvalRecord.model_dump_json` writes it (the harness's `append_eval`):
 # a file whose every line matches is valid JSON with the fields scoring reads, so it can be
 # read with regular expressions; anything else is validated line by line by the api.
-_RECORD_LINE = re.compile(
+_RECORD_LINE = (
     rb'^\{"global_step":([0-9]+),"accumulated_submission_time":(' + _STRICT_NUMBER + rb"),"
     rb'"accumulated_eval_time":' + _STRICT_NUMBER + rb","
     rb'"accumulated_logging_time":' + _STRICT_NUMBER + rb","
@@ -65,10 +65,11 @@ _RECORD_LINE = re.compile(
     + _STRICT_NUMBER
     + rb'(?:,"[^"\\\n]*":'
     + _STRICT_NUMBER
-    + rb")*)?\}\}$",
-    re.MULTILINE,
+    + rb")*)?\}\}$"
 )
 
+_READ_SIZE = 1 << 16
+"""Bytes asked of each read(); eval files are a few kilobytes."""
 # Trials per process at least: a fork, and sending the results back, cost about what
 # reading a hundred trials does.
 _TRIALS_PER_PROCESS = 500
@@ -111,28 +112,35 @@ def read_reference_csv(path: str | Path, metric_key: str) -> Evals:
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     _check_text(path, data)
-    header, _, body = data.partition(b"\n")
-    body, partial = _committed(path, body, first_line=2)
-    names, columns = _columns(path, header, metric_key)
-    rows = body.rstrip(b"\n")
-    if not rows:
-        return _no_evals(partial)
-    # One split for every cell, with a b"\n" cell between rows: the file is a plain grid
-    # exactly when there are n cells per row, i.e. every (n+1)-th cell is such a marker.
-    spread = rows.replace(b"\n", b",\n,")
-    n, lines = len(names), (len(spread) - len(rows)) // 2 + 1  # each newline grew by 2
+    end = data.find(b"\n")
+    names, columns = _columns(path, data if end < 0 else data[:end], metric_key)
+    if end < 0:  # a header alone, perhaps still being written
+        return _no_evals()
+    data, partial = _committed(path, data)
+    if data.endswith(b"\n\n"):  # blank lines at the end
+        data = data.rstrip(b"\n") + b"\n"
+    # One split of the whole file, with a b"\n" cell after each line: the file is a plain
+    # grid exactly when every line has n cells, i.e. every (n+1)-th cell is such a marker.
+    spread = data.replace(b"\n", b",\n,")
+    n, lines = len(names), (len(spread) - len(data)) // 2 - 1  # each newline grew by 2
     cells = spread.split(b",")
     if (
-        b'"' in rows
-        or len(cells) != lines * (n + 1) - 1
-        or (cells[n :: n + 1].count(b"\n") != lines - 1)
+        b'"' in data
+        or len(cells) != (lines + 1) * (n + 1) + 1
+        or cells[n :: n + 1].count(b"\n") != lines + 1
     ):
-        return _read_csv_exactly(path, body, names, columns, partial)
+        return _read_csv_exactly(path, data[end + 1 :], names, columns, partial)
+    if not lines:
+        return _no_evals(partial)
+    stop = (lines + 1) * (n + 1)  # the rows' cells: after the header's, before the last b""
+    column_cells = [cells[n + 1 + c : stop : n + 1] for c in columns]
     try:  # the columns scoring reads, parsed in one call
-        read = np.array(list(itertools.chain(*(cells[c :: n + 1] for c in columns))), np.float64)
+        read = np.array(list(itertools.chain(*column_cells)), np.float64)
         series = [read[k * lines : (k + 1) * lines] for k in range(len(columns))]
     except ValueError:  # empty cells (NaN as pandas writes it) or words: cell by cell
-        series = [_floats(cells[c :: n + 1], path, names[c]) for c in columns]
+        series = [
+            _floats(cells, path, names[c]) for cells, c in zip(column_cells, columns, strict=True)
+        ]
     steps = series[2] if len(series) > 2 else None
     return Evals(series[0], series[1], steps, np.arange(2, lines + 2), partial)
 
@@ -170,13 +178,19 @@ def _missing(wanted: str, names: list[str]) -> str:
 
 def _read_bytes(path: str | Path) -> bytes | None:
     """The file's bytes; None when it does not exist."""
-    try:
-        with open(path, "rb", buffering=0) as f:  # unbuffered: one read of the whole file
-            return f.readall()
+    try:  # os.read: a file object's buffering and bookkeeping cost more than the read
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            parts = []
+            while part := os.read(fd, _READ_SIZE):
+                parts.append(part)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None
     except OSError as e:
         raise _error(AnomalyKind.UNREADABLE, path, f"cannot read the file ({e.strerror})") from None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _check_text(path: str | Path, data: bytes) -> None:
@@ -280,7 +294,7 @@ def read_evals_jsonl(path: str | Path, metric_key: str) -> Evals:
     if partial and not data[data.rfind(b"\n") + 1 :].startswith(b"{"):
         raise _error(AnomalyKind.UNREADABLE, path, f"line {partial}: not an eval record")
     n = committed.count(b"\n")
-    found = _RECORD_LINE.findall(committed)
+    found = _record_line().findall(committed)
     values = _json_values(committed, metric_key)
     # Every line in the harness's layout, each with the metric once: no need for pydantic.
     if len(found) == len(values) == n:
@@ -292,6 +306,11 @@ def read_evals_jsonl(path: str | Path, metric_key: str) -> Evals:
 
 def _json_values(text: bytes, key: str) -> npt.NDArray[np.float64]:
     return np.array(_json_pattern(key).findall(text), dtype=np.float64)
+
+
+@functools.cache
+def _record_line() -> re.Pattern[bytes]:  # compiled when first needed: most logs are CSV
+    return re.compile(_RECORD_LINE, re.MULTILINE)
 
 
 @functools.cache
@@ -487,7 +506,28 @@ def _read_job(
         return TrialRead(job, *identity, problem=e.anomaly)
     if series is None:
         return TrialRead(job, *identity, problem=found[0], notes=tuple(found[1:]))
+    series, nan_note = _drop_nan_times(job.folder, metric_key, *series)
+    if nan_note is not None:
+        found.append(nan_note)
     return TrialRead(job, *identity, series=series, notes=tuple(found))
+
+
+def _drop_nan_times(
+    folder: str, metric_key: str, times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+) -> tuple[Series, Anomaly | None]:
+    """The evals whose time is not NaN, and a note when a time or a value is NaN."""
+    if not math.isnan(times.sum() + values.sum()):  # the usual case, in two reductions
+        return (times, values), None
+    nan_times = np.isnan(times)
+    nan_values = np.isnan(values) & ~nan_times
+    note = None
+    if nan_times.any() or nan_values.any():
+        detail = (
+            f"{nan_times.sum()} evals with a NaN time (dropped), "
+            f"{nan_values.sum()} with a NaN {metric_key}"
+        )
+        note = Anomaly(AnomalyKind.NAN_VALUES, folder, detail)
+    return (times[~nan_times], values[~nan_times]), note
 
 
 def _trial_spec(folder: str) -> TrialSpec | Anomaly:
@@ -511,10 +551,9 @@ def read_trials(
 ) -> list[TrialRead]:
     """Read the trial folders in order, shared among `workers` processes on Linux.
 
-    This process reads the first share while forked children read the others, each share
-    a contiguous run of jobs. `workers=None`: one process per CPU, each with 500 trials or
-    more.
-    Elsewhere (no safe fork, or JAX or PyTorch loaded) all are read in this process.
+    This process and forked children share the reading (`map_forked`). `workers=None`: one
+    process per CPU, each with 500 trials or more. Elsewhere (no safe fork, or JAX or
+    PyTorch loaded) all are read in this process.
     """
     metric_keys = {s.name: s.validation_metric_key for s in scored_workloads(rules)}
     read = functools.partial(_read_job, rules=rules, ruleset=ruleset, metric_keys=metric_keys)
@@ -523,20 +562,7 @@ def read_trials(
     workers = min(workers, len(jobs))
     if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
         return list(map(read, jobs))
-    # The parent also unpacks the others' results, so its share is a little smaller.
-    first = len(jobs) * 9 // (10 * workers)
-    bounds = np.linspace(first, len(jobs), workers).round().astype(int).tolist()
-    shares = [jobs[a:b] for a, b in itertools.pairwise([0, *bounds])]
-    children = [Forked(_read_share, read, share) for share in shares[1:]]
-    try:
-        reads = list(map(read, shares[0]))
-        for share, child in zip(shares[1:], children, strict=True):
-            packed = child.result()
-            reads += map(read, share) if packed is None else _unpack(share, packed)
-        return reads
-    finally:
-        for child in children:
-            child.close()
+    return map_forked(read, jobs, workers, _pack, _unpack)
 
 
 # What of a `TrialRead` a forked reader sends back: the parent has the jobs, and the series
@@ -544,8 +570,7 @@ def read_trials(
 _Packed = tuple[list[tuple], list[int], npt.NDArray[np.float64]]
 
 
-def _read_share(read: Callable[[Job], TrialRead], jobs: list[Job]) -> _Packed:
-    reads = [read(job) for job in jobs]
+def _pack(reads: list[TrialRead]) -> _Packed:
     fields = [
         (r.submission, r.workload, r.study, r.trial, r.problem, r.notes, r.other_rules)
         for r in reads

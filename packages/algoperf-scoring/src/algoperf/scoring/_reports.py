@@ -190,10 +190,13 @@ def _csv(report: ScoreReport) -> str:
 
 
 def _json(report: ScoreReport) -> str:
-    return (
-        json.dumps([_submission_json(report, i) for i in range(len(report.submissions))], indent=2)
-        + "\n"
-    )
+    """A JSON array, one submission per line.
+
+    Not `indent`: it switches json to its pure-Python encoder, three times slower on a
+    leaderboard's report.
+    """
+    lines = (json.dumps(_submission_json(report, i)) for i in range(len(report.submissions)))
+    return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
 def _submission_json(report: ScoreReport, i: int) -> dict[str, Any]:
