@@ -12,10 +12,14 @@ from algoperf.scoring import (
     Status,
     StudyTimes,
     WorkloadTimes,
+    apply_rules,
+    benchmark_scores,
     bootstrap_scores,
     confidence_interval,
+    held_out_pairs,
     leave_one_workload_out,
     median_over_studies,
+    performance_ratios,
     qualification_scores,
     read_times_csv,
     speedups,
@@ -143,3 +147,20 @@ def test_confidence_interval_is_numpys_quantile(samples, confidence):
     tails = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
     expected = np.quantile(scores, tails, axis=0).T
     assert np.array_equal(confidence_interval(scores, confidence), expected)
+
+
+def test_bootstrap_blocks_continue_one_stream():
+    # Resamples are scored in blocks (possibly in other processes), each starting the
+    # generator where the previous block left it: the same samples as one draw of them all.
+    times = _times_with_studies("v0.5", {"criteo1tb": [INF, 100.0, 90.0], "wmt": [80.0, 120.0]})
+    studies = times.studies
+    samples = 250  # two full blocks and a part
+    uniform = np.random.default_rng(7).random((samples, *studies.seconds.shape))
+    draws = (uniform * studies.counts[..., None]).astype(np.int64)
+    resampled = np.take_along_axis(studies.seconds[None], draws, axis=-1)
+    counts = np.broadcast_to(studies.counts, (samples, *studies.counts.shape))
+    pairs = held_out_pairs(times.workloads, times.rules)
+    ruled, _ = apply_rules(median_over_studies(resampled, counts), pairs, 4.0)
+    base = [times.workloads.index(w) for w in times.rules.base_workloads]
+    expected = benchmark_scores(performance_ratios(ruled[..., base]), 4.0)
+    assert np.array_equal(bootstrap_scores(times, samples=samples, seed=7, max_tau=4.0), expected)

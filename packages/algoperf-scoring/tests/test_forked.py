@@ -35,7 +35,12 @@ def test_forked(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["workers_read_the_same", "failed_child_blocks_are_read_here", "no_child_outlives_a_failure"],
+    [
+        "workers_read_the_same",
+        "failed_child_blocks_are_read_here",
+        "no_child_outlives_a_failure",
+        "bootstrap_same_in_two_processes",
+    ],
 )
-def test_read_trials_in_two_processes(name, messy_reference):
+def test_shared_with_a_child(name, messy_reference):
     _check(name, messy_reference)

@@ -13,7 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-from algoperf.scoring import _forked, _readers, load_logs
+import numpy as np
+
+from algoperf.scoring import (
+    _analysis,
+    _forked,
+    _readers,
+    bootstrap_scores,
+    load_logs,
+    workload_times,
+)
 from algoperf.scoring._forked import Forked, map_forked
 
 
@@ -123,6 +132,23 @@ def no_child_outlives_a_failure(logs: Path) -> None:
         raise AssertionError("the failure here did not propagate")
     assert children
     assert all(_gone(child._pid) for child in children)
+
+
+def bootstrap_same_in_two_processes(logs: Path) -> None:
+    times = workload_times(load_logs(logs, "v0.6", workers=1))
+    serial = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
+    forked = []
+    real = _forked.Forked
+
+    def counted(*args: object) -> Forked:
+        forked.append(real(*args))
+        return forked[-1]
+
+    _forked.Forked = counted
+    _analysis._BOOTSTRAP_PER_PROCESS = 1  # share even this small bootstrap
+    shared = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
+    assert forked, "the bootstrap was shared with a child"
+    assert np.array_equal(shared, serial)
 
 
 if __name__ == "__main__":

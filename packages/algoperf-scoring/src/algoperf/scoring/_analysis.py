@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from algoperf.api import Ruleset, get_workload_spec
 from algoperf.scoring._anomalies import ScoringError
+from algoperf.scoring._forked import fork_processes, map_forked
 from algoperf.scoring._profiles import (
     NUM_POINTS,
     FloatArray,
@@ -19,7 +21,7 @@ from algoperf.scoring._profiles import (
     performance_ratios,
 )
 from algoperf.scoring._time_to_target import median_over_studies
-from algoperf.scoring._times import WorkloadTimes
+from algoperf.scoring._times import StudyTimes, WorkloadTimes
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,10 @@ def qualification_scores(
     return benchmark_scores(performance_ratios(ruled), max_tau, integration, num_points)
 
 
+# Resamples scored together: their arrays stay in the CPU's cache.
 _BOOTSTRAP_BLOCK = 100
+# Resampled study times (samples x submissions x workloads x studies) per process, at least.
+_BOOTSTRAP_PER_PROCESS = 300_000
 
 
 def bootstrap_scores(
@@ -122,7 +127,8 @@ def bootstrap_scores(
     """Scores of `samples` resamples of the studies: (sample, submission).
 
     Each resample draws, for every submission and workload independently, as many studies
-    as it has, with replacement, then scores as usual (median, rules, profile).
+    as it has, with replacement, then scores as usual (median, rules, profile). Large ones
+    are shared with forked processes; every sample is the same whoever computes it.
 
     Raises:
         ScoringError: the times have no per-study data (they were given per workload).
@@ -130,23 +136,45 @@ def bootstrap_scores(
     studies = times.studies
     if studies is None or not times.has_studies:
         raise ScoringError("bootstrap intervals need per-study times, which a times file lacks")
+    score_block = functools.partial(
+        _bootstrap_block, times, studies, samples, seed, max_tau, integration, num_points
+    )
+    starts = list(range(0, samples, _BOOTSTRAP_BLOCK))
+    processes = fork_processes(len(starts), 1)
+    processes = min(processes, samples * studies.seconds.size // _BOOTSTRAP_PER_PROCESS)
+    if processes <= 1:
+        blocks = list(map(score_block, starts))
+    else:
+        blocks = map_forked(score_block, starts, processes, block=1)
+    return np.concatenate([np.empty((0, len(times.submissions))), *blocks])
+
+
+def _bootstrap_block(
+    times: WorkloadTimes,
+    studies: StudyTimes,
+    samples: int,
+    seed: int,
+    max_tau: float,
+    integration: Integration,
+    num_points: int,
+    start: int,
+) -> FloatArray:
+    """Scores of resamples `start` to `start + _BOOTSTRAP_BLOCK` (at most `samples`)."""
+    block = min(_BOOTSTRAP_BLOCK, samples - start)
     rng = np.random.default_rng(seed)
+    # Each uniform draw takes one step of the generator: from here on the stream is the
+    # one the resamples before `start` left, so the block's draws do not depend on who
+    # computes it.
+    rng.bit_generator.advance(start * studies.seconds.size)
+    uniform = rng.random((block, *studies.seconds.shape))
+    draws = (uniform * studies.counts[..., None]).astype(np.int64)
+    resampled = np.take_along_axis(studies.seconds[None], draws, axis=-1)
+    counts = np.broadcast_to(studies.counts, (block, *studies.counts.shape))
+    seconds = median_over_studies(resampled, counts)
     pairs = held_out_pairs(times.workloads, times.rules)
+    ruled, _ = apply_rules(seconds, pairs, times.rules.max_ratio_to_fastest)
     base = [times.workloads.index(w) for w in times.rules.base_workloads]
-    scores = []
-    # In blocks whose arrays stay in the CPU's cache; the generator's stream, and so every
-    # sample, is the same as drawing all at once.
-    for start in range(0, samples, _BOOTSTRAP_BLOCK):
-        block = min(_BOOTSTRAP_BLOCK, samples - start)
-        uniform = rng.random((block, *studies.seconds.shape))
-        draws = (uniform * studies.counts[..., None]).astype(np.int64)
-        resampled = np.take_along_axis(studies.seconds[None], draws, axis=-1)
-        counts = np.broadcast_to(studies.counts, (block, *studies.counts.shape))
-        seconds = median_over_studies(resampled, counts)
-        ruled, _ = apply_rules(seconds, pairs, times.rules.max_ratio_to_fastest)
-        ratios = performance_ratios(ruled[..., base])
-        scores.append(benchmark_scores(ratios, max_tau, integration, num_points))
-    return np.concatenate(scores)
+    return benchmark_scores(performance_ratios(ruled[..., base]), max_tau, integration, num_points)
 
 
 def confidence_interval(samples: FloatArray, confidence: float) -> FloatArray:

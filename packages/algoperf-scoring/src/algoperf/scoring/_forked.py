@@ -13,9 +13,10 @@ import itertools
 import os
 import pickle
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -67,7 +68,6 @@ class Forked(Generic[T]):
 
 
 A = TypeVar("A")
-P = TypeVar("P")
 
 # Items go in at most this many blocks (block numbers fill a pipe's first page), and at
 # least this many items each, so that claiming one costs little against computing it.
@@ -75,21 +75,37 @@ _MAX_BLOCKS = 1024
 _MIN_BLOCK = 32
 
 
+def fork_processes(tasks: int, per_process: int, requested: int | None = None) -> int:
+    """How many processes share `tasks`: 1 where forking is impossible or unsafe.
+
+    Otherwise `requested`, or one per CPU with at least `per_process` tasks each. Forking
+    needs Linux, and a process without JAX's or PyTorch's threads: JAX warns that a fork
+    of its runtime may deadlock (the harness scores in the process that trained).
+    """
+    if not sys.platform.startswith("linux") or any(m in sys.modules for m in ("jax", "torch")):
+        return 1
+    if requested is None:
+        requested = min(len(os.sched_getaffinity(0)), tasks // per_process)
+    return max(1, min(requested, tasks))
+
+
 def map_forked(
     fn: Callable[[A], T],
     items: Sequence[A],
     processes: int,
-    pack: Callable[[list[T]], P],
-    unpack: Callable[[list[A], P], Iterable[T]],
+    pack: Callable[[list[T]], Any] | None = None,
+    unpack: Callable[[list[A], Any], Iterable[T]] | None = None,
+    block: int | None = None,
 ) -> list[T]:
     """`[fn(item) for item in items]`, computed here and in `processes - 1` forked children.
 
     Items go in blocks, and whichever process is free takes the next block number from a
     pipe they share: a process slowed down by others on the machine takes fewer. A child's
-    results travel as `pack` makes them, and `unpack`, given its items, restores them. The
-    blocks of a child that failed are computed here.
+    results travel as `pack` makes them (default: as they are), and `unpack`, given its
+    items, restores them. The blocks of a child that failed are computed here. `block`:
+    items per block (default: at least 32, and at most 1,024 blocks).
     """
-    size = max(_MIN_BLOCK, -(-len(items) // _MAX_BLOCKS))
+    size = max(block or _MIN_BLOCK, -(-len(items) // _MAX_BLOCKS))
     blocks = [list(items[i : i + size]) for i in range(0, len(items), size)]
     claims, dispenser = os.pipe()
     try:
@@ -102,14 +118,16 @@ def map_forked(
                 returned = child.result()
                 if returned is not None:
                     taken, packed = returned
-                    results = iter(unpack([i for k in taken for i in blocks[k]], packed))
+                    if unpack is not None:
+                        packed = unpack([i for k in taken for i in blocks[k]], packed)
+                    results = iter(packed)
                     done |= {k: list(itertools.islice(results, len(blocks[k]))) for k in taken}
         finally:
             for child in children:
                 child.close()
     finally:
         os.close(claims)
-    return [r for k, block in enumerate(blocks) for r in (done[k] if k in done else map(fn, block))]
+    return [r for k, part in enumerate(blocks) for r in (done[k] if k in done else map(fn, part))]
 
 
 def _claim(fn: Callable[[A], T], blocks: list[list[A]], claims: int) -> dict[int, list[T]]:
@@ -122,8 +140,12 @@ def _claim(fn: Callable[[A], T], blocks: list[list[A]], claims: int) -> dict[int
 
 
 def _claim_and_pack(
-    fn: Callable[[A], T], blocks: list[list[A]], claims: int, pack: Callable[[list[T]], P]
-) -> tuple[list[int], P]:
+    fn: Callable[[A], T],
+    blocks: list[list[A]],
+    claims: int,
+    pack: Callable[[list[T]], Any] | None,
+) -> tuple[list[int], Any]:
     """`_claim` in a child: the numbers of the blocks it computed, and their packed results."""
     done = _claim(fn, blocks, claims)
-    return list(done), pack([r for results in done.values() for r in results])
+    results = [r for part in done.values() for r in part]
+    return list(done), results if pack is None else pack(results)

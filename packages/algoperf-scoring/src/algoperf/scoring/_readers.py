@@ -22,7 +22,6 @@ import itertools
 import math
 import os
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from algoperf.api import (
     scored_workloads,
 )
 from algoperf.scoring._anomalies import Anomaly, AnomalyError, AnomalyKind
-from algoperf.scoring._forked import map_forked
+from algoperf.scoring._forked import fork_processes, map_forked
 
 if TYPE_CHECKING:
     from algoperf.api import TrialSpec
@@ -557,12 +556,10 @@ def read_trials(
     """
     metric_keys = {s.name: s.validation_metric_key for s in scored_workloads(rules)}
     read = functools.partial(_read_job, rules=rules, ruleset=ruleset, metric_keys=metric_keys)
-    if workers is None:
-        workers = min(_cpus(), len(jobs) // _TRIALS_PER_PROCESS)
-    workers = min(workers, len(jobs))
-    if workers <= 1 or not sys.platform.startswith("linux") or _fork_unsafe():
+    processes = fork_processes(len(jobs), _TRIALS_PER_PROCESS, workers)
+    if processes <= 1:
         return list(map(read, jobs))
-    return map_forked(read, jobs, workers, _pack, _unpack)
+    return map_forked(read, jobs, processes, _pack, _unpack)
 
 
 # What of a `TrialRead` a forked reader sends back: the parent has the jobs, and the series
@@ -593,19 +590,3 @@ def _unpack(jobs: list[Job], packed: _Packed) -> Iterator[TrialRead]:
             series = (flat[start : start + n], flat[start + n : start + 2 * n])
             start += 2 * n
         yield TrialRead(job, submission, workload, study, trial, series, problem, notes, other)
-
-
-def _fork_unsafe() -> bool:
-    """Whether a loaded framework's threads make forking this process risky.
-
-    JAX warns that a fork of its multithreaded runtime may deadlock (the harness scores in
-    the process that trained), so such processes read serially.
-    """
-    return any(name in sys.modules for name in ("jax", "torch"))
-
-
-def _cpus() -> int:
-    """CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
