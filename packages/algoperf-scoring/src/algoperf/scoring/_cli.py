@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -187,5 +189,14 @@ def _merge(roots: Sequence[Path], logs: Sequence[Logs], renames: dict[Path, str]
 
 
 def cli_exit() -> None:
-    """Console-script entry point."""
-    sys.exit(cli())
+    """Console-script entry point.
+
+    Leaves without tearing the interpreter down (as mypy does): freeing every object and
+    module, numpy's among them, took a twentieth of a leaderboard's scoring. Output is
+    flushed and exit handlers run first.
+    """
+    code = cli()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
