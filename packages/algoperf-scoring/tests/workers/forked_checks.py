@@ -90,7 +90,8 @@ def _same_trials(logs: Path) -> None:
     ]
 
 
-def workers_read_the_same(logs: Path) -> None:
+def _count_forks() -> list[Forked]:
+    """Every `Forked` made from now on, in a list."""
     forked = []
     real = _forked.Forked
 
@@ -99,6 +100,11 @@ def workers_read_the_same(logs: Path) -> None:
         return forked[-1]
 
     _forked.Forked = counted
+    return forked
+
+
+def workers_read_the_same(logs: Path) -> None:
+    forked = _count_forks()
     _same_trials(logs)
     assert len(forked) == 1, "two workers fork one child"
 
@@ -137,14 +143,7 @@ def no_child_outlives_a_failure(logs: Path) -> None:
 def bootstrap_same_in_two_processes(logs: Path) -> None:
     times = workload_times(load_logs(logs, "v0.6", workers=1))
     serial = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
-    forked = []
-    real = _forked.Forked
-
-    def counted(*args: object) -> Forked:
-        forked.append(real(*args))
-        return forked[-1]
-
-    _forked.Forked = counted
+    forked = _count_forks()
     _analysis._BOOTSTRAP_PER_PROCESS = 1  # share even this small bootstrap
     shared = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
     assert forked, "the bootstrap was shared with a child"

@@ -161,11 +161,11 @@ def _bootstrap_block(
 ) -> FloatArray:
     """Scores of resamples `start` to `start + _BOOTSTRAP_BLOCK` (at most `samples`)."""
     block = min(_BOOTSTRAP_BLOCK, samples - start)
-    rng = np.random.default_rng(seed)
-    # Each uniform draw takes one step of the generator: from here on the stream is the
-    # one the resamples before `start` left, so the block's draws do not depend on who
-    # computes it.
-    rng.bit_generator.advance(start * studies.seconds.size)
+    # `np.random.default_rng(seed)`'s generator, moved on by one step per uniform draw of
+    # the resamples before `start`: the block's draws do not depend on who computes it.
+    bits = np.random.PCG64(seed)
+    bits.advance(start * studies.seconds.size)
+    rng = np.random.Generator(bits)
     uniform = rng.random((block, *studies.seconds.shape))
     draws = (uniform * studies.counts[..., None]).astype(np.int64)
     resampled = np.take_along_axis(studies.seconds[None], draws, axis=-1)
