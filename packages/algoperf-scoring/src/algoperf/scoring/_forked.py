@@ -1,7 +1,7 @@
-"""Run a function in a forked child process and take back its pickled result.
+"""Share work with forked child processes and take back their pickled results.
 
-Reading thousands of trial files is bound by parsing; on Linux a forked child shares that
-work without importing anything again. A plain fork, not a multiprocessing pool: the pool's
+Reading thousands of trial files, and scoring a thousand bootstrap resamples, keep a CPU
+busy; on Linux a forked child shares that work without importing anything again. A plain fork, not a multiprocessing pool: the pool's
 import and start-up cost a tenth of a whole scoring run. The result comes back through an
 in-memory file (`memfd_create`) rather than a pipe, whose 64 KiB buffer would stall the
 child until the parent, busy with its own share, gets round to reading.
@@ -31,7 +31,8 @@ class Forked(Generic[T]):
     def __init__(self, fn: Callable[..., T], *args: object) -> None:
         self._file: int | None = os.memfd_create("algoperf-forked", os.MFD_CLOEXEC)
         # Python >= 3.12 warns that forking a process with threads (numpy's BLAS pool) may
-        # deadlock; the child takes none of their locks, it reads files and parses numbers.
+        # deadlock; the child takes none of their locks: it reads files and computes with
+        # numpy (no BLAS).
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".* is multi-threaded", DeprecationWarning)
             self._pid = os.fork()
