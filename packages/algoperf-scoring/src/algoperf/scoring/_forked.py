@@ -1,10 +1,11 @@
 """Share work with forked child processes and take back their pickled results.
 
 Reading thousands of trial files, and scoring a thousand bootstrap resamples, keep a CPU
-busy; on Linux a forked child shares that work without importing anything again. A plain fork, not a multiprocessing pool: the pool's
-import and start-up cost a tenth of a whole scoring run. The result comes back through an
-in-memory file (`memfd_create`) rather than a pipe, whose 64 KiB buffer would stall the
-child until the parent, busy with its own share, gets round to reading.
+busy; on Linux a forked child shares that work without importing anything again. A plain
+fork, not a multiprocessing pool: the pool's import and start-up cost a tenth of a whole
+scoring run. A result comes back through an in-memory file (`memfd_create`) rather than a
+pipe, whose 64 KiB buffer would stall the child until the parent, busy with its own
+share, gets round to reading.
 """
 
 from __future__ import annotations
