@@ -40,6 +40,7 @@ def test_forked(name):
         "failed_child_blocks_are_read_here",
         "no_child_outlives_a_failure",
         "bootstrap_same_in_two_processes",
+        "one_worker_forks_nothing",
     ],
 )
 def test_shared_with_a_child(name, messy_reference):

@@ -23,6 +23,7 @@ from algoperf.scoring import (
     load_logs,
     workload_times,
 )
+from algoperf.scoring._cli import cli
 from algoperf.scoring._forked import Forked, map_forked
 
 
@@ -142,12 +143,19 @@ def no_child_outlives_a_failure(logs: Path) -> None:
 
 def bootstrap_same_in_two_processes(logs: Path) -> None:
     times = workload_times(load_logs(logs, "v0.6", workers=1))
-    serial = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
     forked = _count_forks()
-    _analysis._BOOTSTRAP_PER_PROCESS = 1  # share even this small bootstrap
-    shared = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0)
+    serial = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0, workers=1)
+    assert not forked, "one worker forks nothing"
+    shared = bootstrap_scores(times, samples=450, seed=1, max_tau=4.0, workers=2)
     assert forked, "the bootstrap was shared with a child"
     assert np.array_equal(shared, serial)
+
+
+def one_worker_forks_nothing(logs: Path) -> None:
+    forked = _count_forks()
+    _analysis._BOOTSTRAP_PER_PROCESS = 1  # the bootstrap alone would fork
+    assert cli([str(logs), "--rules", "v0.6", "--workers", "1", "--format", "json"]) == 0
+    assert not forked
 
 
 if __name__ == "__main__":

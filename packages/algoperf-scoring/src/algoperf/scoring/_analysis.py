@@ -123,12 +123,14 @@ def bootstrap_scores(
     max_tau: float,
     integration: Integration = Integration.TRAPEZOID,
     num_points: int = NUM_POINTS,
+    workers: int | None = None,
 ) -> FloatArray:
     """Scores of `samples` resamples of the studies: (sample, submission).
 
     Each resample draws, for every submission and workload independently, as many studies
-    as it has, with replacement, then scores as usual (median, rules, profile). Large ones
-    are shared with forked processes; every sample is the same whoever computes it.
+    as it has, with replacement, then scores as usual (median, rules, profile). `workers`
+    processes share the work (None: one per CPU for large bootstraps); every sample is the
+    same whoever computes it.
 
     Raises:
         ScoringError: the times have no per-study data (they were given per workload).
@@ -140,8 +142,9 @@ def bootstrap_scores(
         _bootstrap_block, times, studies, samples, seed, max_tau, integration, num_points
     )
     starts = list(range(0, samples, _BOOTSTRAP_BLOCK))
-    processes = fork_processes(len(starts), 1)
-    processes = min(processes, samples * studies.seconds.size // _BOOTSTRAP_PER_PROCESS)
+    processes = fork_processes(len(starts), 1, workers)
+    if workers is None:
+        processes = min(processes, samples * studies.seconds.size // _BOOTSTRAP_PER_PROCESS)
     if processes <= 1:
         blocks = list(map(score_block, starts))
     else:

@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes reading trial files (default: one per CPU, 500 trials or more each)",
+        help="processes that read trial files and share the bootstrap (default: one per CPU when "
+        "there is enough work: 500 trials each)",
     )
     return parser
 
@@ -117,7 +118,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
         times = _read(args, options)
         if times.anomalies:
             print(summarize_anomalies(times.anomalies), file=sys.stderr)
-        report = score(times, options)
+        report = score(times, options, workers=args.workers)
     except AlgoPerfError as e:
         print(f"algoperf-score: error: {e}", file=sys.stderr)
         return 1

@@ -138,8 +138,12 @@ class ScoreReport:
         return self.times.anomalies
 
 
-def score(times: WorkloadTimes, options: ScoringOptions | None = None) -> ScoreReport:
+def score(
+    times: WorkloadTimes, options: ScoringOptions | None = None, *, workers: int | None = None
+) -> ScoreReport:
     """Score per-workload times: the rules across submissions, profiles, scores, analyses.
+
+    `workers`: processes that share the bootstrap (None: one per CPU when it is large).
 
     Raises:
         ScoringError: there is no submission, the times were read under other rules, or
@@ -175,6 +179,7 @@ def score(times: WorkloadTimes, options: ScoringOptions | None = None) -> ScoreR
             max_tau=rules.max_tau,
             integration=integration,
             num_points=num_points,
+            workers=workers,
         )
         intervals = confidence_interval(samples, options.confidence)
     extra = 1.0 if options.reference_compat else 0.0
@@ -222,4 +227,5 @@ def score_logs(
     """
     options = options or ScoringOptions()
     logs = load_logs(root, options.rules, options.ruleset, strict=strict, workers=workers)
-    return score(workload_times(logs, reference_compat=options.reference_compat), options)
+    times = workload_times(logs, reference_compat=options.reference_compat)
+    return score(times, options, workers=workers)
